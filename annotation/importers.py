@@ -1,0 +1,1029 @@
+"""Importers for the four file formats of the interchange contract (spec sections 1-4).
+
+Each importer reads the whole file, validates every line against the file itself and the
+database, and only then writes everything in one transaction: a file with any bad line
+imports nothing. Every problem is reported as `file:line: field: message`. Re-importing the
+same ids updates rows in place, so ids that batches and labels point to stay valid.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import CharField, Value
+from django.db.models.functions import Cast, Concat
+from django.utils import timezone
+
+from judging.models import JudgeDecision, Judgment, PairJudgment, Protocol, Response
+from judging.raw_judge import RawJudgeError, parse_raw_judgment
+
+from .models import Benchmark, Group, Item, Label, LabelEvent, Pair, Requirement, Submission
+from .tasks import TASKS
+
+Progress = Callable[[int, int], None]
+MAX_REPORTED_PROBLEMS = 50
+RESOURCE_LEVELS = ("high", "medium", "low")
+
+
+class ImportRejected(Exception):
+    """The file was refused; nothing was written."""
+
+    def __init__(self, problems: list[str], total: int | None = None) -> None:
+        self.problems = problems
+        self.total = total if total is not None else len(problems)
+        more = self.total - len(problems)
+        text = "\n".join(problems) + (f"\n... and {more} more problems" if more > 0 else "")
+        super().__init__(text)
+
+
+@dataclass
+class ImportSummary:
+    file_name: str
+    lines: int = 0
+    created: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+
+    def count(self, kind: str, *, created: int = 0, updated: int = 0) -> None:
+        self.created[kind] = self.created.get(kind, 0) + created
+        self.updated[kind] = self.updated.get(kind, 0) + updated
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file_name, "lines": self.lines,
+                "created": self.created, "updated": self.updated}
+
+    def __str__(self) -> str:
+        parts = [f"{n} {k} created" for k, n in self.created.items() if n]
+        parts += [f"{n} {k} updated" for k, n in self.updated.items() if n]
+        return f"{self.file_name}: {self.lines} lines; " + (", ".join(parts) or "no changes")
+
+
+class Problems:
+    """Collects `file:line: field: message` strings; raises once validation is over."""
+
+    def __init__(self, file_name: str) -> None:
+        self.file_name = file_name
+        self.messages: list[str] = []
+        self.total = 0
+
+    def add(self, line: int, where: str, message: str) -> None:
+        self.total += 1
+        if len(self.messages) < MAX_REPORTED_PROBLEMS:
+            prefix = f"{self.file_name}:{line}"
+            text = f"{prefix}: {where}: {message}" if where else f"{prefix}: {message}"
+            self.messages.append(text)
+
+    def raise_if_any(self) -> None:
+        if self.total:
+            raise ImportRejected(self.messages, self.total)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+def _decoded_lines(data: bytes, problems: Problems) -> Iterator[tuple[int, str]]:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            yield number, raw.decode("utf-8").rstrip("\r")
+        except UnicodeDecodeError as exc:
+            problems.add(number, "", f"not valid UTF-8 (byte {exc.start + 1} of the line)")
+
+
+def read_jsonl(data: bytes, problems: Problems) -> list[tuple[int, dict[str, Any]]]:
+    records = []
+    for number, text in _decoded_lines(data, problems):
+        if not text.strip():
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            problems.add(number, "", f"invalid JSON ({exc.msg} at column {exc.colno})")
+            continue
+        if not isinstance(obj, dict):
+            problems.add(number, "", f"expected a JSON object, got {type(obj).__name__}")
+            continue
+        records.append((number, obj))
+    if not records and not problems.total:
+        problems.add(1, "", "the file has no records")
+    return records
+
+
+def _check_fields(obj: dict, allowed: set[str], line: int, problems: Problems,
+                  at: str = "") -> None:
+    for key in obj:
+        if key not in allowed:
+            problems.add(line, f"{at}{key}", "unknown field")
+
+
+def _string(obj: dict, key: str, line: int, problems: Problems, *, required: bool,
+            at: str = "", allow_empty: bool = False) -> str | None:
+    if key not in obj or obj[key] is None:
+        if required:
+            problems.add(line, f"{at}{key}", "missing")
+        return None
+    value = obj[key]
+    if not isinstance(value, str):
+        problems.add(line, f"{at}{key}", f"expected a string, got {_json_type(value)}")
+        return None
+    if not allow_empty and not value.strip():
+        if required:
+            problems.add(line, f"{at}{key}", "empty")
+        return None
+    return value
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "an object", list: "a list", bool: "a boolean", int: "a number",
+            float: "a number", str: "a string", type(None): "null"}.get(type(value), "a value")
+
+
+def _language(obj: dict, line: int, problems: Problems) -> str | None:
+    language = _string(obj, "language", line, problems, required=True)
+    if language is not None:
+        parts = language.split("-")
+        if not (parts[0].isascii() and parts[0].isalpha() and 2 <= len(parts[0]) <= 8
+                and all(p.isascii() and p.isalnum() and 1 <= len(p) <= 8 for p in parts)):
+            problems.add(line, "language", f"{language!r} is not a BCP-47 language tag")
+            return None
+    return language
+
+
+def _benchmark_for_write(name: str) -> Benchmark:
+    benchmark, _ = Benchmark.objects.get_or_create(name=name)
+    return benchmark
+
+
+def _existing_benchmark(name: str, file_name: str) -> Benchmark:
+    benchmark = Benchmark.objects.filter(name=name).first()
+    if benchmark is None:
+        raise ImportRejected([f"{file_name}: benchmark {name!r} does not exist; "
+                              "import its benchmark file first"])
+    return benchmark
+
+
+def _report(progress: Progress | None, done: int, total: int) -> None:
+    if progress is not None and (done == total or done % 200 == 0):
+        progress(done, total)
+
+
+# --- 1. benchmark ---------------------------------------------------------------------------
+
+BENCHMARK_FIELDS = {"id", "language", "instruction", "requirements", "group", "subset", "seed",
+                    "core_instruction", "input_material", "resource_level", "meta",
+                    # written by the gold export; derived from labels, so ignored on import
+                    "human_annotation_tags"}
+REQUIREMENT_FIELDS = {"id", "text", "category", "dimension"}
+
+
+@dataclass
+class _ItemLine:
+    line: int
+    key: str
+    language: str
+    instruction: str
+    group: str
+    subset: str
+    seed: str
+    core_instruction: str
+    input_material: str
+    resource_level: str
+    meta: Any
+    requirements: list[dict[str, str]]
+
+
+def import_benchmark(*, data: bytes, file_name: str, benchmark_name: str,
+                     progress: Progress | None = None) -> ImportSummary:
+    """Import a benchmark file (spec section 1) into the benchmark named `benchmark_name`."""
+    problems = Problems(file_name)
+    records = read_jsonl(data, problems)
+    lines: list[_ItemLine] = []
+    for done, (number, obj) in enumerate(records, start=1):
+        parsed = _parse_item_line(number, obj, problems)
+        if parsed is not None:
+            lines.append(parsed)
+        _report(progress, done, len(records))
+    _check_benchmark_consistency(lines, problems)
+    benchmark = Benchmark.objects.filter(name=benchmark_name).first()
+    if benchmark is not None:
+        _check_against_database(benchmark, lines, problems)
+    problems.raise_if_any()
+
+    summary = ImportSummary(file_name=file_name, lines=len(lines))
+    with transaction.atomic():
+        benchmark = _benchmark_for_write(benchmark_name)
+        _write_benchmark(benchmark, lines, summary)
+    return summary
+
+
+def _parse_item_line(number: int, obj: dict, problems: Problems) -> _ItemLine | None:
+    before = problems.total
+    _check_fields(obj, BENCHMARK_FIELDS, number, problems)
+    key = _string(obj, "id", number, problems, required=True)
+    language = _language(obj, number, problems)
+    instruction = _string(obj, "instruction", number, problems, required=True)
+    group = _string(obj, "group", number, problems, required=False)
+    subset = _string(obj, "subset", number, problems, required=False, allow_empty=True)
+    seed = _string(obj, "seed", number, problems, required=False, allow_empty=True)
+    core = _string(obj, "core_instruction", number, problems, required=False, allow_empty=True)
+    material = _string(obj, "input_material", number, problems, required=False,
+                       allow_empty=True)
+    level = _string(obj, "resource_level", number, problems, required=False)
+    if level is not None and level not in RESOURCE_LEVELS:
+        problems.add(number, "resource_level", f"{level!r} is not one of high, medium, low")
+    meta = obj.get("meta")
+    if meta is not None and not isinstance(meta, dict):
+        problems.add(number, "meta", f"expected an object, got {_json_type(meta)}")
+    requirements = _parse_requirements(number, obj, problems)
+    if problems.total > before:
+        return None
+    assert key is not None and language is not None and instruction is not None
+    return _ItemLine(
+        line=number, key=key, language=language, instruction=instruction,
+        group=group or key, subset=subset or "", seed=seed or "",
+        core_instruction=core or "", input_material=material or "",
+        resource_level=level or settings.ACCORD_RESOURCE_LEVELS.get(language.split("-")[0], ""),
+        meta=meta, requirements=requirements,
+    )
+
+
+def _parse_requirements(number: int, obj: dict, problems: Problems) -> list[dict[str, str]]:
+    if "requirements" not in obj:
+        problems.add(number, "requirements", "missing")
+        return []
+    raw = obj["requirements"]
+    if not isinstance(raw, list):
+        problems.add(number, "requirements", f"expected a list, got {_json_type(raw)}")
+        return []
+    parsed: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for index, req in enumerate(raw):
+        at = f"requirements[{index}]."
+        if not isinstance(req, dict):
+            problems.add(number, f"requirements[{index}]",
+                         f"expected an object, got {_json_type(req)}")
+            continue
+        _check_fields(req, REQUIREMENT_FIELDS, number, problems, at)
+        rid = _string(req, "id", number, problems, required=True, at=at)
+        text = _string(req, "text", number, problems, required=True, at=at)
+        category = _string(req, "category", number, problems, required=False, at=at)
+        dimension = _string(req, "dimension", number, problems, required=False, at=at)
+        if rid is not None and rid in seen:
+            problems.add(number, f"{at}id", f"duplicate requirement id {rid!r}")
+        if rid is not None and ("#" in rid or "|" in rid):
+            problems.add(number, f"{at}id", "must not contain '#' or '|' (they separate unit ids)")
+        if rid is not None:
+            seen.add(rid)
+        if rid is not None and text is not None:
+            parsed.append({"id": rid, "text": text, "category": category or "",
+                           "dimension": dimension or ""})
+    return parsed
+
+
+def _requirements_signature(requirements: list[dict[str, str]]) -> list[tuple[str, str]]:
+    return [(r["id"], r["text"]) for r in requirements]
+
+
+def _check_benchmark_consistency(lines: list[_ItemLine], problems: Problems) -> None:
+    first_by_key: dict[str, _ItemLine] = {}
+    first_of_group: dict[str, _ItemLine] = {}
+    language_in_group: dict[tuple[str, str], _ItemLine] = {}
+    for line in lines:
+        if "|" in line.key or "#" in line.key:
+            problems.add(line.line, "id", "must not contain '#' or '|' (they separate unit ids)")
+        if line.key in first_by_key:
+            problems.add(line.line, "id",
+                         f"duplicate id {line.key!r} (first on line {first_by_key[line.key].line})")
+            continue
+        first_by_key[line.key] = line
+        anchor = first_of_group.setdefault(line.group, line)
+        if anchor is not line:
+            if _requirements_signature(anchor.requirements) != _requirements_signature(
+                line.requirements
+            ):
+                problems.add(line.line, "requirements",
+                             f"differ from line {anchor.line} of the same group {line.group!r} "
+                             "(every line of a group carries the same requirement ids and texts)")
+            for attr in ("seed", "subset"):
+                if getattr(anchor, attr) != getattr(line, attr):
+                    problems.add(line.line, attr,
+                                 f"{getattr(line, attr)!r} differs from {getattr(anchor, attr)!r} "
+                                 f"on line {anchor.line} of the same group {line.group!r}")
+        other = language_in_group.setdefault((line.group, line.language), line)
+        if other is not line:
+            problems.add(line.line, "language",
+                         f"group {line.group!r} already has a {line.language!r} line "
+                         f"(line {other.line})")
+
+
+def _check_against_database(benchmark: Benchmark, lines: list[_ItemLine],
+                            problems: Problems) -> None:
+    keys = [line.key for line in lines]
+    existing = {}
+    for chunk_start in range(0, len(keys), 5000):
+        chunk = keys[chunk_start:chunk_start + 5000]
+        existing.update(Item.objects.filter(benchmark=benchmark, key__in=chunk)
+                        .values_list("key", "group__key"))
+    taken = {
+        (group, language): key
+        for key, group, language in Item.objects.filter(
+            benchmark=benchmark, group__key__in={line.group for line in lines}
+        ).values_list("key", "group__key", "language")
+    }
+    for line in lines:
+        holder = taken.get((line.group, line.language))
+        if holder is not None and holder != line.key and holder not in set(keys):
+            problems.add(line.line, "language",
+                         f"group {line.group!r} already has a {line.language!r} item "
+                         f"({holder!r}) in benchmark {benchmark.name!r}")
+
+
+def _write_benchmark(benchmark: Benchmark, lines: list[_ItemLine], summary: ImportSummary) -> None:
+    groups = {g.key: g for g in Group.objects.filter(benchmark=benchmark,
+                                                     key__in={line.group for line in lines})}
+    group_lines: dict[str, _ItemLine] = {}
+    for line in lines:
+        group_lines.setdefault(line.group, line)
+    new_groups, changed_groups = [], []
+    for key, line in group_lines.items():
+        group = groups.get(key)
+        if group is None:
+            new_groups.append(Group(benchmark=benchmark, key=key, seed_key=line.seed,
+                                    subset=line.subset))
+        elif (group.seed_key, group.subset) != (line.seed, line.subset):
+            group.seed_key, group.subset = line.seed, line.subset
+            changed_groups.append(group)
+    Group.objects.bulk_create(new_groups, batch_size=1000)
+    Group.objects.bulk_update(changed_groups, ["seed_key", "subset"], batch_size=1000)
+    summary.count("groups", created=len(new_groups), updated=len(changed_groups))
+    groups = {g.key: g for g in Group.objects.filter(benchmark=benchmark,
+                                                     key__in=group_lines.keys())}
+
+    _write_requirements(groups, group_lines, summary)
+    _write_items(benchmark, groups, lines, summary)
+
+
+def _write_requirements(groups: dict[str, Group], group_lines: dict[str, _ItemLine],
+                        summary: ImportSummary) -> None:
+    existing: dict[tuple[int, str], Requirement] = {
+        (r.group_id, r.key): r
+        for r in Requirement.objects.filter(group__in=groups.values())
+    }
+    keep: set[tuple[int, str]] = set()
+    new, changed = [], []
+    for key, line in group_lines.items():
+        group = groups[key]
+        for position, req in enumerate(line.requirements, start=1):
+            ident = (group.pk, req["id"])
+            keep.add(ident)
+            current = existing.get(ident)
+            values = {"text": req["text"], "category": req["category"],
+                      "dimension": req["dimension"], "position": position}
+            if current is None:
+                new.append(Requirement(group=group, key=req["id"], **values))
+            elif any(getattr(current, k) != v for k, v in values.items()):
+                for k, v in values.items():
+                    setattr(current, k, v)
+                changed.append(current)
+    stale = [r.pk for ident, r in existing.items() if ident not in keep]
+    Requirement.objects.filter(pk__in=stale).delete()
+    Requirement.objects.bulk_create(new, batch_size=1000)
+    Requirement.objects.bulk_update(changed, ["text", "category", "dimension", "position"],
+                                    batch_size=1000)
+    summary.count("requirements", created=len(new), updated=len(changed) + len(stale))
+
+
+ITEM_FIELDS = ("group", "language", "instruction", "core_instruction", "input_material",
+               "resource_level", "meta", "line_number")
+
+
+def _write_items(benchmark: Benchmark, groups: dict[str, Group], lines: list[_ItemLine],
+                 summary: ImportSummary) -> None:
+    existing = {i.key: i for i in Item.objects.filter(benchmark=benchmark,
+                                                      key__in=[line.key for line in lines])}
+    existing_slots = {key: (i.group_id, i.language) for key, i in existing.items()}
+    new, changed = [], []
+    for line in lines:
+        values = {"group": groups[line.group], "language": line.language,
+                  "instruction": line.instruction, "core_instruction": line.core_instruction,
+                  "input_material": line.input_material, "resource_level": line.resource_level,
+                  "meta": line.meta, "line_number": line.line}
+        item = existing.get(line.key)
+        if item is None:
+            new.append(Item(benchmark=benchmark, key=line.key, **values))
+        elif any(getattr(item, k) != v for k, v in values.items()):
+            for k, v in values.items():
+                setattr(item, k, v)
+            changed.append(item)
+    moved = [i.pk for i in changed
+             if (i.group_id, i.language) != (existing_slots[i.key])]
+    if moved:
+        # An item changing group or language may take a slot another changed item is leaving;
+        # park the moving rows on unique placeholder languages so the bulk update cannot
+        # trip the one-language-per-group constraint halfway through.
+        Item.objects.filter(pk__in=moved).update(
+            language=Concat(Value("~"), Cast("pk", output_field=CharField()))
+        )
+    Item.objects.bulk_create(new, batch_size=1000)
+    Item.objects.bulk_update(changed, list(ITEM_FIELDS), batch_size=1000)
+    summary.count("items", created=len(new), updated=len(changed))
+
+
+# --- 2. responses and judge decisions -------------------------------------------------------
+
+RESPONSE_FIELDS = {"item", "model", "response", "judgments"}
+JUDGMENT_FIELDS = {"judge", "protocol", "decisions", "raw", "score"}
+DECISION_FIELDS = {"requirement", "decision", "observation"}
+
+
+@dataclass
+class _JudgmentLine:
+    judge: str
+    protocol: str
+    score: float | None = None
+    raw: str = ""
+    # requirement key -> (decision, observation)
+    decisions: dict[str, tuple[bool, str]] = field(default_factory=dict)
+
+
+@dataclass
+class _ResponseLine:
+    line: int
+    item: Item
+    model: str
+    text: str
+    judgments: list[_JudgmentLine]
+
+
+def _decision_value(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().upper() in {"YES", "NO"}:
+        return value.strip().upper() == "YES"
+    return None
+
+
+def import_responses(*, data: bytes, file_name: str, benchmark_name: str,
+                     progress: Progress | None = None) -> ImportSummary:
+    """Import model responses with their judge decisions (spec section 2)."""
+    problems = Problems(file_name)
+    benchmark = _existing_benchmark(benchmark_name, file_name)
+    records = read_jsonl(data, problems)
+    item_keys = {obj["item"] for _, obj in records if isinstance(obj.get("item"), str)}
+    items = {i.key: i for i in Item.objects.filter(benchmark=benchmark, key__in=item_keys)
+             .select_related("group")}
+    requirement_keys: dict[int, list[str]] = {}
+    for group_id, key in Requirement.objects.filter(
+        group__in={i.group_id for i in items.values()}
+    ).values_list("group_id", "key"):
+        requirement_keys.setdefault(group_id, []).append(key)
+
+    lines: list[_ResponseLine] = []
+    seen: dict[tuple[str, str], int] = {}
+    for done, (number, obj) in enumerate(records, start=1):
+        parsed = _parse_response_line(number, obj, items, requirement_keys, problems)
+        if parsed is not None:
+            ident = (parsed.item.key, parsed.model)
+            if ident in seen:
+                problems.add(number, "model", f"a response of {parsed.model!r} to "
+                             f"{parsed.item.key!r} is already on line {seen[ident]}")
+            seen[ident] = number
+            lines.append(parsed)
+        _report(progress, done, len(records))
+    problems.raise_if_any()
+
+    summary = ImportSummary(file_name=file_name, lines=len(lines))
+    with transaction.atomic():
+        _write_responses(lines, requirement_keys, summary)
+    return summary
+
+
+def _parse_response_line(number: int, obj: dict, items: dict[str, Item],
+                         requirement_keys: dict[int, list[str]],
+                         problems: Problems) -> _ResponseLine | None:
+    before = problems.total
+    _check_fields(obj, RESPONSE_FIELDS, number, problems)
+    item_key = _string(obj, "item", number, problems, required=True)
+    model = _string(obj, "model", number, problems, required=True)
+    text = _string(obj, "response", number, problems, required=True, allow_empty=True)
+    item = items.get(item_key) if item_key else None
+    if item_key and item is None:
+        problems.add(number, "item", f"no item {item_key!r} in this benchmark")
+    raw_judgments = obj.get("judgments", [])
+    if not isinstance(raw_judgments, list):
+        problems.add(number, "judgments", f"expected a list, got {_json_type(raw_judgments)}")
+        raw_judgments = []
+    judgments: list[_JudgmentLine] = []
+    seen: set[tuple[str, str]] = set()
+    for index, raw in enumerate(raw_judgments):
+        at = f"judgments[{index}]."
+        if not isinstance(raw, dict):
+            problems.add(number, f"judgments[{index}]",
+                         f"expected an object, got {_json_type(raw)}")
+            continue
+        keys = requirement_keys.get(item.group_id, []) if item else []
+        judgment = _parse_judgment(number, raw, at, keys, item is not None, problems)
+        if judgment is None:
+            continue
+        if (judgment.judge, judgment.protocol) in seen:
+            problems.add(number, f"{at}judge", f"{judgment.judge!r} has two "
+                         f"{judgment.protocol!r} judgments of this response")
+        seen.add((judgment.judge, judgment.protocol))
+        judgments.append(judgment)
+    if problems.total > before or item is None or model is None or text is None:
+        return None
+    return _ResponseLine(line=number, item=item, model=model, text=text, judgments=judgments)
+
+
+def _parse_judgment(number: int, raw: dict, at: str, requirement_keys: list[str],
+                    check_requirements: bool, problems: Problems) -> _JudgmentLine | None:
+    before = problems.total
+    _check_fields(raw, JUDGMENT_FIELDS, number, problems, at)
+    judge = _string(raw, "judge", number, problems, required=True, at=at)
+    protocol = _string(raw, "protocol", number, problems, required=True, at=at)
+    if protocol is not None and protocol not in Protocol.values:
+        problems.add(number, f"{at}protocol",
+                     f"{protocol!r} is not one of {', '.join(Protocol.values)}")
+        return None
+    if judge is None or protocol is None:
+        return None
+    judgment = _JudgmentLine(judge=judge, protocol=protocol)
+    if protocol == Protocol.DIRECT_SCORE:
+        score = raw.get("score")
+        if "score" not in raw:
+            problems.add(number, f"{at}score", "missing")
+        elif isinstance(score, bool) or not isinstance(score, int | float):
+            problems.add(number, f"{at}score", f"expected a number, got {_json_type(score)}")
+        elif not 1 <= score <= 10:
+            problems.add(number, f"{at}score", f"{score} is outside 1..10")
+        else:
+            judgment.score = float(score)
+        for extra in ("decisions", "raw"):
+            if extra in raw:
+                problems.add(number, f"{at}{extra}", "not allowed with protocol direct_score")
+        return judgment if problems.total == before else None
+
+    has_decisions, has_raw = "decisions" in raw, "raw" in raw
+    if has_decisions == has_raw:
+        problems.add(number, f"{at}decisions",
+                     "give exactly one of 'decisions' and 'raw' for protocol requirements")
+        return None
+    if "score" in raw:
+        problems.add(number, f"{at}score", "not allowed with protocol requirements")
+    if has_raw:
+        text = _string(raw, "raw", number, problems, required=True, at=at)
+        if text is None or not check_requirements:
+            return None
+        try:
+            parsed = parse_raw_judgment(text, expected=len(requirement_keys))
+        except RawJudgeError as exc:
+            where = f"{at}raw" + (f" requirement {exc.requirement}" if exc.requirement else "")
+            problems.add(number, where, str(exc))
+            return None
+        judgment.raw = text
+        judgment.decisions = {
+            requirement_keys[d.number - 1]: (d.decision, d.observation) for d in parsed
+        }
+        return judgment if problems.total == before else None
+
+    decisions = raw["decisions"]
+    if not isinstance(decisions, list):
+        problems.add(number, f"{at}decisions", f"expected a list, got {_json_type(decisions)}")
+        return None
+    for index, entry in enumerate(decisions):
+        dat = f"{at}decisions[{index}]."
+        if not isinstance(entry, dict):
+            problems.add(number, f"{at}decisions[{index}]",
+                         f"expected an object, got {_json_type(entry)}")
+            continue
+        _check_fields(entry, DECISION_FIELDS, number, problems, dat)
+        requirement = _string(entry, "requirement", number, problems, required=True, at=dat)
+        observation = _string(entry, "observation", number, problems, required=False, at=dat,
+                              allow_empty=True)
+        if "decision" not in entry:
+            problems.add(number, f"{dat}decision", "missing")
+            continue
+        decision = _decision_value(entry["decision"])
+        if decision is None:
+            problems.add(number, f"{dat}decision",
+                         f"{entry['decision']!r} is not YES, NO, true or false")
+            continue
+        if requirement is None or not check_requirements:
+            continue
+        if requirement not in requirement_keys:
+            problems.add(number, f"{dat}requirement",
+                         f"the item's group has no requirement {requirement!r}")
+        elif requirement in judgment.decisions:
+            problems.add(number, f"{dat}requirement", f"second decision on {requirement!r}")
+        else:
+            judgment.decisions[requirement] = (decision, observation or "")
+    if check_requirements and problems.total == before:
+        missing = [k for k in requirement_keys if k not in judgment.decisions]
+        if missing:
+            problems.add(number, f"{at}decisions",
+                         f"no decision on requirement(s) {', '.join(missing)}")
+    return judgment if problems.total == before else None
+
+
+def _write_responses(lines: list[_ResponseLine], requirement_keys: dict[int, list[str]],
+                     summary: ImportSummary) -> None:
+    existing = {(r.item_id, r.model): r for r in Response.objects.filter(
+        item__in={line.item.pk for line in lines})}
+    new, changed = [], []
+    for line in lines:
+        response = existing.get((line.item.pk, line.model))
+        if response is None:
+            new.append(Response(item=line.item, model=line.model, text=line.text,
+                                line_number=line.line))
+        elif (response.text, response.line_number) != (line.text, line.line):
+            response.text, response.line_number = line.text, line.line
+            changed.append(response)
+    Response.objects.bulk_create(new, batch_size=1000)
+    Response.objects.bulk_update(changed, ["text", "line_number"], batch_size=1000)
+    summary.count("responses", created=len(new), updated=len(changed))
+    responses = {(r.item_id, r.model): r for r in Response.objects.filter(
+        item__in={line.item.pk for line in lines})}
+
+    judgments = {(j.response_id, j.judge, j.protocol): j for j in Judgment.objects.filter(
+        response__in=responses.values())}
+    new_j, changed_j = [], []
+    for line in lines:
+        response = responses[(line.item.pk, line.model)]
+        for jl in line.judgments:
+            judgment = judgments.get((response.pk, jl.judge, jl.protocol))
+            if judgment is None:
+                new_j.append(Judgment(response=response, judge=jl.judge, protocol=jl.protocol,
+                                      score=jl.score, raw=jl.raw))
+            elif (judgment.score, judgment.raw) != (jl.score, jl.raw):
+                judgment.score, judgment.raw = jl.score, jl.raw
+                changed_j.append(judgment)
+    Judgment.objects.bulk_create(new_j, batch_size=1000)
+    Judgment.objects.bulk_update(changed_j, ["score", "raw"], batch_size=1000)
+    summary.count("judgments", created=len(new_j), updated=len(changed_j))
+    judgments = {(j.response_id, j.judge, j.protocol): j for j in Judgment.objects.filter(
+        response__in=responses.values())}
+
+    requirements = {(r.group_id, r.key): r for r in Requirement.objects.filter(
+        group_id__in=requirement_keys.keys())}
+    decisions = {(d.judgment_id, d.requirement_id): d for d in JudgeDecision.objects.filter(
+        judgment__in=judgments.values())}
+    new_d, changed_d = [], []
+    for line in lines:
+        response = responses[(line.item.pk, line.model)]
+        for jl in line.judgments:
+            judgment = judgments[(response.pk, jl.judge, jl.protocol)]
+            for req_key, (verdict, observation) in jl.decisions.items():
+                requirement = requirements[(line.item.group_id, req_key)]
+                decision = decisions.get((judgment.pk, requirement.pk))
+                if decision is None:
+                    new_d.append(JudgeDecision(judgment=judgment, requirement=requirement,
+                                               decision=verdict, observation=observation))
+                elif (decision.decision, decision.observation) != (verdict, observation):
+                    decision.decision, decision.observation = verdict, observation
+                    changed_d.append(decision)
+    JudgeDecision.objects.bulk_create(new_d, batch_size=1000)
+    JudgeDecision.objects.bulk_update(changed_d, ["decision", "observation"], batch_size=1000)
+    summary.count("decisions", created=len(new_d), updated=len(changed_d))
+
+
+# --- 3. pairs -------------------------------------------------------------------------------
+
+PAIR_FIELDS = {"id", "language", "instruction", "model_a", "response_a", "model_b",
+               "response_b", "judgments"}
+PAIR_TEXT_FIELDS = ("instruction", "model_a", "response_a", "model_b", "response_b")
+
+
+def import_pairs(*, data: bytes, file_name: str, benchmark_name: str,
+                 progress: Progress | None = None) -> ImportSummary:
+    """Import pairwise comparisons with judge preferences (spec section 3)."""
+    problems = Problems(file_name)
+    records = read_jsonl(data, problems)
+    parsed: list[tuple[int, dict[str, str], dict[str, str]]] = []
+    first_line: dict[str, int] = {}
+    for done, (number, obj) in enumerate(records, start=1):
+        before = problems.total
+        _check_fields(obj, PAIR_FIELDS, number, problems)
+        key = _string(obj, "id", number, problems, required=True)
+        language = _language(obj, number, problems)
+        values = {}
+        for name in PAIR_TEXT_FIELDS:
+            values[name] = _string(obj, name, number, problems, required=True,
+                                   allow_empty=name.startswith("response"))
+        preferences: dict[str, str] = {}
+        raw_judgments = obj.get("judgments", [])
+        if not isinstance(raw_judgments, list):
+            problems.add(number, "judgments", f"expected a list, got {_json_type(raw_judgments)}")
+            raw_judgments = []
+        for index, raw in enumerate(raw_judgments):
+            at = f"judgments[{index}]."
+            if not isinstance(raw, dict):
+                problems.add(number, f"judgments[{index}]",
+                             f"expected an object, got {_json_type(raw)}")
+                continue
+            _check_fields(raw, {"judge", "preference"}, number, problems, at)
+            judge = _string(raw, "judge", number, problems, required=True, at=at)
+            preference = _string(raw, "preference", number, problems, required=True, at=at)
+            if preference is not None and preference.lower() not in PairJudgment.Preference.values:
+                problems.add(number, f"{at}preference", f"{preference!r} is not a, b or tie")
+            elif judge is not None and preference is not None:
+                if judge in preferences:
+                    problems.add(number, f"{at}judge", f"{judge!r} judged this pair twice")
+                preferences[judge] = preference.lower()
+        if key is not None and key in first_line:
+            problems.add(number, "id", f"duplicate id {key!r} (first on line {first_line[key]})")
+        elif key is not None and ("|" in key or "#" in key):
+            problems.add(number, "id", "must not contain '#' or '|' (they separate unit ids)")
+        if key is not None:
+            first_line.setdefault(key, number)
+        if problems.total == before:
+            values.update(id=key, language=language)
+            parsed.append((number, values, preferences))
+        _report(progress, done, len(records))
+    problems.raise_if_any()
+
+    summary = ImportSummary(file_name=file_name, lines=len(parsed))
+    with transaction.atomic():
+        benchmark = _benchmark_for_write(benchmark_name)
+        existing = {p.key: p for p in Pair.objects.filter(
+            benchmark=benchmark, key__in=[v["id"] for _, v, _ in parsed])}
+        new, changed = [], []
+        fields = ["language", *PAIR_TEXT_FIELDS, "line_number"]
+        for number, values, _ in parsed:
+            attrs = {name: values[name] for name in fields if name != "line_number"}
+            attrs["line_number"] = number
+            pair = existing.get(values["id"])
+            if pair is None:
+                new.append(Pair(benchmark=benchmark, key=values["id"], **attrs))
+            elif any(getattr(pair, k) != v for k, v in attrs.items()):
+                for k, v in attrs.items():
+                    setattr(pair, k, v)
+                changed.append(pair)
+        Pair.objects.bulk_create(new, batch_size=1000)
+        Pair.objects.bulk_update(changed, fields, batch_size=1000)
+        summary.count("pairs", created=len(new), updated=len(changed))
+        pairs = {p.key: p for p in Pair.objects.filter(
+            benchmark=benchmark, key__in=[v["id"] for _, v, _ in parsed])}
+        current = {(j.pair_id, j.judge): j for j in PairJudgment.objects.filter(
+            pair__in=pairs.values())}
+        new_j, changed_j = [], []
+        for _, values, preferences in parsed:
+            pair = pairs[values["id"]]
+            for judge, preference in preferences.items():
+                judgment = current.get((pair.pk, judge))
+                if judgment is None:
+                    new_j.append(PairJudgment(pair=pair, judge=judge, preference=preference))
+                elif judgment.preference != preference:
+                    judgment.preference = preference
+                    changed_j.append(judgment)
+        PairJudgment.objects.bulk_create(new_j, batch_size=1000)
+        PairJudgment.objects.bulk_update(changed_j, ["preference"], batch_size=1000)
+        summary.count("pair judgments", created=len(new_j), updated=len(changed_j))
+    return summary
+
+
+# --- 4. labels ------------------------------------------------------------------------------
+
+LABEL_COLUMNS = ("task", "unit", "annotator", "field", "value", "note")
+
+
+@dataclass(frozen=True)
+class _LabelRow:
+    line: int
+    task: str
+    unit: str
+    annotator: str
+    field: str
+    value: str
+    note: str
+
+
+def import_labels(*, data: bytes, file_name: str, benchmark_name: str,
+                  progress: Progress | None = None) -> ImportSummary:
+    """Import human labels (spec section 4). Unknown annotators get accounts that cannot log
+    in until an admin sets a password. A value equal to the current one adds no history."""
+    problems = Problems(file_name)
+    benchmark = _existing_benchmark(benchmark_name, file_name)
+    rows = _read_label_rows(data, problems)
+    units = UnitIndex(benchmark)
+    first_line: dict[tuple[str, str, str, str], int] = {}
+    valid: list[_LabelRow] = []
+    for done, row in enumerate(rows, start=1):
+        before = problems.total
+        spec = TASKS.get(row.task)
+        if spec is None:
+            problems.add(row.line, "task", f"{row.task!r} is not one of {', '.join(TASKS)}")
+        else:
+            field_def = spec.field(row.field)
+            if field_def is None:
+                problems.add(row.line, "field", f"{row.field!r} is not a field of {row.task} "
+                             f"({', '.join(f.name for f in spec.fields)})")
+            elif row.value not in field_def.values:
+                problems.add(row.line, "value", f"{row.value!r} is not one of "
+                             f"{', '.join(c.value for c in field_def.choices)} for {row.field}")
+            else:
+                reason = units.problem(row.task, row.unit,
+                                       per_requirement=field_def.per_requirement)
+                if reason:
+                    problems.add(row.line, "unit", reason)
+        if not row.annotator:
+            problems.add(row.line, "annotator", "empty")
+        ident = (row.task, row.unit, row.annotator, row.field)
+        if ident in first_line:
+            problems.add(row.line, "field", f"a second {row.field!r} label by {row.annotator!r} "
+                         f"on {row.unit!r} (first on line {first_line[ident]})")
+        first_line.setdefault(ident, row.line)
+        if problems.total == before:
+            valid.append(row)
+        _report(progress, done, len(rows))
+    problems.raise_if_any()
+
+    summary = ImportSummary(file_name=file_name, lines=len(valid))
+    with transaction.atomic():
+        _write_labels(benchmark, valid, summary)
+    return summary
+
+
+def _read_label_rows(data: bytes, problems: Problems) -> list[_LabelRow]:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        problems.add(line, "", "not valid UTF-8")
+        problems.raise_if_any()
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        problems.add(1, "", "the file is empty; expected the header "
+                     + ",".join(LABEL_COLUMNS))
+        problems.raise_if_any()
+    header = [h.strip() for h in header]
+    missing = [c for c in LABEL_COLUMNS if c not in header and c != "note"]
+    if missing:
+        problems.add(1, "header", f"missing column(s) {', '.join(missing)}; expected "
+                     + ",".join(LABEL_COLUMNS))
+        problems.raise_if_any()
+    unknown = [c for c in header if c not in LABEL_COLUMNS]
+    if unknown:
+        problems.add(1, "header", f"unknown column(s) {', '.join(unknown)}")
+    index = {name: header.index(name) for name in LABEL_COLUMNS if name in header}
+    rows = []
+    line = 1
+    try:
+        for record in reader:
+            line = reader.line_num
+            if not record or all(not cell.strip() for cell in record):
+                continue
+            if len(record) != len(header):
+                problems.add(line, "", f"{len(record)} columns where the header has "
+                             f"{len(header)}")
+                continue
+            values = {name: record[i] for name, i in index.items()}
+            rows.append(_LabelRow(line=line, task=values["task"].strip(),
+                                  unit=values["unit"].strip(),
+                                  annotator=values["annotator"].strip(),
+                                  field=values["field"].strip(),
+                                  value=values["value"].strip().lower(),
+                                  note=values.get("note", "")))
+    except csv.Error as exc:
+        problems.add(line + 1, "", f"malformed CSV ({exc})")
+    if not rows and not problems.total:
+        problems.add(2, "", "the file has a header but no labels")
+    return rows
+
+
+class UnitIndex:
+    """Answers 'does this unit exist in the benchmark?' for every task kind, loading each
+    kind of unit once."""
+
+    def __init__(self, benchmark: Benchmark) -> None:
+        self.benchmark = benchmark
+        self._items: dict[str, tuple[str, int]] | None = None
+        self._requirements: set[tuple[int, str]] | None = None
+        self._pairs: set[str] | None = None
+        self._decisions: set[str] | None = None
+
+    @property
+    def items(self) -> dict[str, tuple[str, int]]:
+        if self._items is None:
+            self._items = {k: (lang, g) for k, lang, g in Item.objects.filter(
+                benchmark=self.benchmark).values_list("key", "language", "group_id")}
+        return self._items
+
+    @property
+    def requirements(self) -> set[tuple[int, str]]:
+        if self._requirements is None:
+            self._requirements = set(Requirement.objects.filter(
+                group__benchmark=self.benchmark).values_list("group_id", "key"))
+        return self._requirements
+
+    @property
+    def pairs(self) -> set[str]:
+        if self._pairs is None:
+            self._pairs = set(Pair.objects.filter(benchmark=self.benchmark)
+                              .values_list("key", flat=True))
+        return self._pairs
+
+    @property
+    def decisions(self) -> set[str]:
+        if self._decisions is None:
+            from .tasks import judge_unit_key
+
+            rows = JudgeDecision.objects.filter(
+                judgment__response__item__benchmark=self.benchmark,
+                judgment__protocol=Protocol.REQUIREMENTS,
+            ).values_list("judgment__response__item__key", "judgment__response__model",
+                          "requirement__key", "judgment__judge")
+            self._decisions = {judge_unit_key(*row) for row in rows}
+        return self._decisions
+
+    def problem(self, task: str, unit: str, *, per_requirement: bool) -> str | None:
+        """Why `unit` is not a unit of `task` in this benchmark, or None if it is."""
+        if task == "pairwise_preference":
+            return None if unit in self.pairs else f"no pair {unit!r} in this benchmark"
+        if task == "judge_agreement":
+            if unit in self.decisions:
+                return None
+            return (f"no judge decision {unit!r} (expected <item>|<model>|<requirement>|<judge>"
+                    " of an imported requirements judgment)")
+        if per_requirement:
+            item_key, sep, req_key = unit.rpartition("#")
+            if not sep:
+                return f"{unit!r} names no requirement (expected <item id>#<requirement id>)"
+            found = self.items.get(item_key)
+            if found is None:
+                return f"no item {item_key!r} in this benchmark"
+            if (found[1], req_key) not in self.requirements:
+                return f"item {item_key!r} has no requirement {req_key!r}"
+            return None
+        found = self.items.get(unit)
+        if found is None:
+            return f"no item {unit!r} in this benchmark"
+        if task == "translation_validation" and found[0] == "en":
+            return f"{unit!r} is an English item; translation validation needs a translation"
+        return None
+
+
+def _write_labels(benchmark: Benchmark, rows: list[_LabelRow], summary: ImportSummary) -> None:
+    User = get_user_model()
+    names = sorted({row.annotator for row in rows})
+    users = {u.username: u for u in User.objects.filter(username__in=names)}
+    for name in names:
+        if name not in users:
+            user = User(username=name)
+            user.set_unusable_password()
+            user.save()
+            users[name] = user
+            summary.count("annotators", created=1)
+    batch_id = uuid.uuid4().hex
+    submissions = {
+        name: Submission.objects.create(client_id=f"import-{batch_id}-{users[name].pk}",
+                                        annotator=users[name], source=Submission.Source.IMPORT)
+        for name in names
+    }
+    current = {
+        (lab.task, lab.unit, lab.annotator_id, lab.field): lab
+        for lab in Label.objects.filter(benchmark=benchmark, annotator__in=users.values(),
+                                        unit__in={row.unit for row in rows})
+    }
+    now = timezone.now()
+    new, changed = [], []
+    for row in rows:
+        user = users[row.annotator]
+        label = current.get((row.task, row.unit, user.pk, row.field))
+        if label is None:
+            label = Label(benchmark=benchmark, task=row.task, unit=row.unit, annotator=user,
+                          field=row.field, value=row.value, note=row.note)
+            new.append(label)
+            current[(row.task, row.unit, user.pk, row.field)] = label
+        elif (label.value, label.note) != (row.value, row.note):
+            label.value, label.note, label.updated_at = row.value, row.note, now
+            changed.append(label)
+    Label.objects.bulk_create(new, batch_size=1000)
+    Label.objects.bulk_update(changed, ["value", "note", "updated_at"], batch_size=1000)
+    if new and new[0].pk is None:
+        # Backends that return no ids from bulk_create: look them up.
+        ids = {(lab.task, lab.unit, lab.annotator_id, lab.field): lab.pk
+               for lab in Label.objects.filter(benchmark=benchmark,
+                                               annotator__in=users.values())}
+        for lab in new:
+            lab.pk = ids[(lab.task, lab.unit, lab.annotator_id, lab.field)]
+    LabelEvent.objects.bulk_create(
+        [LabelEvent(label=lab, submission=submissions[lab.annotator.username],
+                    value=lab.value, note=lab.note) for lab in [*new, *changed]],
+        batch_size=1000,
+    )
+    used = {lab.annotator.username for lab in [*new, *changed]}
+    Submission.objects.filter(pk__in=[s.pk for n, s in submissions.items()
+                                      if n not in used]).delete()
+    summary.count("labels", created=len(new), updated=len(changed))

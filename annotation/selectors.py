@@ -1,0 +1,197 @@
+"""Reads of the annotation app: user-scoped lookups and aggregate progress queries.
+
+Nothing here writes. Every lookup an annotator can reach is scoped to that annotator, so an
+id guessed in a URL is a 404, never someone else's work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Q, QuerySet, Sum
+from django.http import Http404
+
+from .models import Assignment, AssignmentStatus, Batch, Item, Label, Requirement
+from .tasks import Question, questions_for
+
+ASSIGNMENT_RELATED = (
+    "batch__benchmark",
+    "unit__item__group",
+    "unit__pair",
+    "unit__decision__judgment__response",
+    "unit__decision__requirement",
+)
+
+
+def assignment_for(user: AbstractBaseUser, pk: int) -> Assignment:
+    """The user's own assignment, or 404 (also for someone else's)."""
+    try:
+        return Assignment.objects.select_related(*ASSIGNMENT_RELATED).get(pk=pk, annotator=user)
+    except Assignment.DoesNotExist:
+        raise Http404("no such assignment") from None
+
+
+def batch_for_annotator(user: AbstractBaseUser, pk: int) -> Batch:
+    batch = Batch.objects.select_related("benchmark").filter(
+        pk=pk, assignments__annotator=user).first()
+    if batch is None:
+        raise Http404("no such queue")
+    return batch
+
+
+def next_assignment(user: AbstractBaseUser, batch: Batch) -> Assignment | None:
+    return (Assignment.objects.select_related(*ASSIGNMENT_RELATED)
+            .filter(batch=batch, annotator=user, status=AssignmentStatus.PENDING)
+            .order_by("position").first())
+
+
+def previous_assignment(user: AbstractBaseUser, batch: Batch,
+                        before: Assignment | None = None) -> Assignment | None:
+    """The most recently finished (labelled or skipped) assignment, for going back; with
+    `before`, the one finished just before it, so pressing back again walks further."""
+    finished = Assignment.objects.filter(batch=batch, annotator=user,
+                                         completed_at__isnull=False)
+    if before is not None and before.completed_at is not None:
+        finished = finished.filter(
+            Q(completed_at__lt=before.completed_at)
+            | Q(completed_at=before.completed_at, pk__lt=before.pk)
+        )
+    return (finished.select_related(*ASSIGNMENT_RELATED)
+            .order_by("-completed_at", "-pk").first())
+
+
+def requirements_for(assignment: Assignment) -> list[Requirement]:
+    item = assignment.unit.item
+    if item is None:
+        return []
+    return list(Requirement.objects.filter(group_id=item.group_id).order_by("position"))
+
+
+def questions_for_assignment(assignment: Assignment,
+                             requirements: list[Requirement] | None = None) -> list[Question]:
+    kind = assignment.batch.kind
+    item = assignment.unit.item
+    if requirements is None:
+        requirements = requirements_for(assignment) if kind == "requirement_assessment" else []
+    return questions_for(kind, unit_key=assignment.unit.unit_key, item=item,
+                         requirements=requirements)
+
+
+def current_answers(assignment: Assignment,
+                    questions: list[Question]) -> tuple[dict[str, str], str]:
+    """The annotator's own current values on this assignment's units (for editing), and note."""
+    if assignment.status != AssignmentStatus.DONE:
+        return {}, ""
+    labels = Label.objects.filter(
+        benchmark_id=assignment.batch.benchmark_id, task=assignment.batch.kind,
+        annotator_id=assignment.annotator_id, unit__in={q.label_unit for q in questions},
+    ).values_list("unit", "field", "value", "note")
+    by_unit_field = {(unit, fld): (value, note) for unit, fld, value, note in labels}
+    answers, note = {}, ""
+    for q in questions:
+        found = by_unit_field.get((q.label_unit, q.field.name))
+        if found:
+            answers[q.answer_key] = found[0]
+            note = note or found[1]
+    return answers, note
+
+
+@dataclass
+class UnitContext:
+    """Everything an item page shows for one assignment."""
+
+    assignment: Assignment
+    kind: str
+    item: Item | None
+    anchor: Item | None  # the English line of the item's group
+    requirements: list[Requirement]
+    questions: list[Question]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def unit_context(assignment: Assignment) -> UnitContext:
+    kind = assignment.batch.kind
+    item = assignment.unit.item
+    anchor = None
+    requirements: list[Requirement] = []
+    extra: dict[str, Any] = {}
+    if item is not None:
+        requirements = requirements_for(assignment)
+        if item.language != "en":
+            anchor = Item.objects.filter(group_id=item.group_id, language="en").first()
+    decision = assignment.unit.decision
+    if decision is not None:
+        extra["decision"] = decision
+        extra["response"] = decision.judgment.response
+        extra["judge"] = decision.judgment.judge
+    if assignment.unit.pair is not None:
+        extra["pair"] = assignment.unit.pair
+    questions = questions_for_assignment(assignment, requirements)
+    return UnitContext(assignment=assignment, kind=kind, item=item, anchor=anchor,
+                       requirements=requirements, questions=questions, extra=extra)
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    done: int
+    skipped: int
+
+    @property
+    def pending(self) -> int:
+        return self.total - self.done - self.skipped
+
+    @property
+    def percent(self) -> int:
+        return round(100 * (self.done + self.skipped) / self.total) if self.total else 0
+
+
+_PROGRESS = {
+    "total": Count("id"),
+    "done": Count("id", filter=Q(status=AssignmentStatus.DONE)),
+    "skipped": Count("id", filter=Q(status=AssignmentStatus.SKIPPED)),
+}
+
+
+def queues_for(user: AbstractBaseUser) -> list[tuple[Batch, Progress]]:
+    """The annotator's batches with progress, in one aggregate query."""
+    rows = (Assignment.objects.filter(annotator=user).values("batch_id")
+            .annotate(**_PROGRESS).order_by("batch_id"))
+    batches = Batch.objects.select_related("benchmark").in_bulk([r["batch_id"] for r in rows])
+    return [
+        (batches[r["batch_id"]], Progress(r["total"], r["done"], r["skipped"]))
+        for r in sorted(rows, key=lambda r: -r["batch_id"])
+    ]
+
+
+def queue_progress(user: AbstractBaseUser, batch: Batch) -> Progress:
+    row = Assignment.objects.filter(batch=batch, annotator=user).aggregate(**_PROGRESS)
+    return Progress(row["total"], row["done"], row["skipped"])
+
+
+def batch_progress(batch: Batch) -> list[dict[str, Any]]:
+    """Progress per annotator of one batch: counts and time spent, one aggregate query."""
+    rows = (Assignment.objects.filter(batch=batch)
+            .values("annotator_id", "annotator__username")
+            .annotate(**_PROGRESS, time_ms=Sum("time_spent_ms"))
+            .order_by("annotator__username"))
+    return [
+        {"annotator": r["annotator__username"], "annotator_id": r["annotator_id"],
+         "progress": Progress(r["total"], r["done"], r["skipped"]),
+         "time_spent_ms": r["time_ms"] or 0}
+        for r in rows
+    ]
+
+
+def batches_with_progress(benchmark_id: int | None = None) -> QuerySet[Batch]:
+    batches = Batch.objects.select_related("benchmark").annotate(
+        n_units=Count("units", distinct=True),
+        n_assignments=Count("assignments", distinct=True),
+        n_done=Count("assignments", filter=Q(assignments__status=AssignmentStatus.DONE),
+                     distinct=True),
+    )
+    if benchmark_id is not None:
+        batches = batches.filter(benchmark_id=benchmark_id)
+    return batches

@@ -1,0 +1,325 @@
+"""Every write of the annotation app. Web views, the REST API, management commands and test
+set-up call these functions, so the three faces of Accord never disagree."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from .models import (
+    Assignment,
+    AssignmentStatus,
+    Batch,
+    BatchUnit,
+    Benchmark,
+    Label,
+    LabelEvent,
+    Profile,
+    Submission,
+)
+from .selectors import questions_for_assignment
+from .tasks import Candidate, Filters, task_spec
+
+
+class ServiceError(ValueError):
+    """A request the service refuses; the message is shown to the user as is."""
+
+
+# --- batches --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SampleRequest:
+    size: int | None = None
+    fraction: float | None = None
+    seed: int = 0
+    overlap_fraction: float = 0.0
+    overlap_k: int = 2
+
+
+def allocate(counts: dict[str, int], total: int) -> dict[str, int]:
+    """Split `total` over strata in proportion to `counts` (largest remainder, ties by key)."""
+    population = sum(counts.values())
+    if population == 0 or total <= 0:
+        return dict.fromkeys(counts, 0)
+    exact = {k: total * n / population for k, n in counts.items()}
+    shares = {k: min(int(v), counts[k]) for k, v in exact.items()}
+    left = total - sum(shares.values())
+    order = sorted(counts, key=lambda k: (-(exact[k] - int(exact[k])), k))
+    while left > 0:
+        progressed = False
+        for k in order:
+            if left and shares[k] < counts[k]:
+                shares[k] += 1
+                left -= 1
+                progressed = True
+        if not progressed:
+            break
+    return shares
+
+
+def draw_sample(candidates: Sequence[Candidate], request: SampleRequest
+                ) -> list[tuple[Candidate, bool]]:
+    """Stratified by language, reproducible from the seed: (unit, is_overlap) in queue order."""
+    available = len(candidates)
+    if request.size is not None:
+        if request.size < 1:
+            raise ServiceError("sample size must be at least 1")
+        if request.size > available:
+            raise ServiceError(f"sample size {request.size} is larger than the "
+                               f"{available} units that match the filters")
+        total = request.size
+    elif request.fraction is not None:
+        if not 0 < request.fraction <= 1:
+            raise ServiceError("sample fraction must be in (0, 1]")
+        total = round(request.fraction * available)
+    else:
+        total = available
+    if total == 0:
+        raise ServiceError("no unit matches the filters" if not available
+                           else "the sample would be empty; raise the size or fraction")
+    if not 0 <= request.overlap_fraction <= 1:
+        raise ServiceError("overlap fraction must be in [0, 1]")
+
+    rng = random.Random(request.seed)  # noqa: S311 -- reproducible sampling, not secrecy
+    by_language: dict[str, list[Candidate]] = defaultdict(list)
+    for candidate in sorted(candidates, key=lambda c: c.unit_key):
+        by_language[candidate.language].append(candidate)
+    shares = allocate({lang: len(units) for lang, units in by_language.items()}, total)
+    sampled: dict[str, list[Candidate]] = {
+        lang: rng.sample(by_language[lang], shares[lang]) for lang in sorted(by_language)
+    }
+    overlap_total = round(request.overlap_fraction * total)
+    overlap_shares = allocate({lang: len(units) for lang, units in sampled.items()},
+                              overlap_total)
+    overlap_keys = {
+        c.unit_key
+        for lang in sorted(sampled)
+        for c in rng.sample(sampled[lang], overlap_shares[lang])
+    }
+    chosen = [c for lang in sorted(sampled) for c in sampled[lang]]
+    rng.shuffle(chosen)
+    return [(c, c.unit_key in overlap_keys) for c in chosen]
+
+
+@transaction.atomic
+def batch_create(*, benchmark: Benchmark, kind: str, name: str,
+                 annotators: Sequence[AbstractBaseUser], filters: Filters,
+                 sample: SampleRequest, created_by: AbstractBaseUser | None = None) -> Batch:
+    """Draw a sample of units of `kind` and assign it, balanced, to `annotators`.
+
+    Overlap units go to `overlap_k` annotators each (the paper's subset labelled by both);
+    every other unit to one. Each unit goes to the annotators with the fewest units so far.
+    """
+    spec = task_spec(kind)
+    if not name.strip():
+        raise ServiceError("a batch needs a name")
+    if Batch.objects.filter(benchmark=benchmark, name=name).exists():
+        raise ServiceError(f"benchmark {benchmark.name!r} already has a batch named {name!r}")
+    annotators = list(dict.fromkeys(annotators))
+    if not annotators:
+        raise ServiceError("choose at least one annotator")
+    if sample.overlap_fraction > 0 and not 2 <= sample.overlap_k <= len(annotators):
+        raise ServiceError(f"overlap needs between 2 and {len(annotators)} annotators per unit "
+                           f"(asked for {sample.overlap_k})")
+    drawn = draw_sample(list(spec.candidates(benchmark, filters)), sample)
+
+    batch = Batch.objects.create(
+        benchmark=benchmark, name=name.strip(), kind=spec.kind, created_by=created_by,
+        parameters={
+            "languages": list(filters.languages), "subset": filters.subset,
+            "models": list(filters.models), "size": sample.size, "fraction": sample.fraction,
+            "seed": sample.seed, "overlap_fraction": sample.overlap_fraction,
+            "overlap_k": sample.overlap_k, "annotators": [a.get_username() for a in annotators],
+        },
+    )
+    units = BatchUnit.objects.bulk_create([
+        BatchUnit(batch=batch, unit_key=c.unit_key, language=c.language, item_id=c.item_id,
+                  pair_id=c.pair_id, decision_id=c.decision_id, is_overlap=overlap,
+                  annotators_required=sample.overlap_k if overlap else 1)
+        for c, overlap in drawn
+    ], batch_size=1000)
+    if units and units[0].pk is None:
+        by_key = dict(BatchUnit.objects.filter(batch=batch).values_list("unit_key", "pk"))
+        for unit in units:
+            unit.pk = by_key[unit.unit_key]
+
+    load = dict.fromkeys(range(len(annotators)), 0)
+    assignments = []
+    for unit in units:
+        chosen = sorted(load, key=lambda i: (load[i], i))[:unit.annotators_required]
+        for i in chosen:
+            load[i] += 1
+            assignments.append(Assignment(unit=unit, batch=batch, annotator=annotators[i],
+                                          position=load[i]))
+    Assignment.objects.bulk_create(assignments, batch_size=1000)
+    return batch
+
+
+@transaction.atomic
+def batch_delete(*, batch: Batch) -> None:
+    """Remove a batch and its assignments; labels already given stay (they belong to units)."""
+    Submission.objects.filter(assignment__batch=batch).update(assignment=None)
+    batch.delete()
+
+
+# --- labelling ------------------------------------------------------------------------------
+
+def _existing_submission(client_id: str, annotator: AbstractBaseUser,
+                         assignment: Assignment) -> Submission | None:
+    existing = Submission.objects.filter(client_id=client_id).first()
+    if existing is None:
+        return None
+    if existing.annotator_id != annotator.pk or existing.assignment_id != assignment.pk:
+        raise ServiceError("this submission id was already used for another item")
+    return existing
+
+
+def _check_owner(assignment: Assignment, annotator: AbstractBaseUser) -> None:
+    if assignment.annotator_id != annotator.pk:
+        raise ServiceError("this item is not assigned to you")
+
+
+@transaction.atomic
+def label_submit(*, assignment: Assignment, annotator: AbstractBaseUser, answers: dict[str, str],
+                 note: str = "", client_id: str, time_spent_ms: int | None = None,
+                 source: str = Submission.Source.WEB) -> Submission:
+    """Record an annotator's answers to one assignment (first answer or an edit).
+
+    Idempotent on `client_id`: a retry of the same submission stores nothing new. Every
+    answer becomes a LabelEvent; the current Label moves to it.
+    """
+    _check_owner(assignment, annotator)
+    existing = _existing_submission(client_id, annotator, assignment)
+    if existing is not None:
+        return existing
+    # Serialise submissions on one assignment (double clicks, two tabs).
+    assignment = Assignment.objects.select_for_update().select_related(
+        "unit__item__group", "batch__benchmark").get(pk=assignment.pk)
+    questions = questions_for_assignment(assignment)
+    expected = {q.answer_key: q for q in questions}
+    unknown = sorted(set(answers) - set(expected))
+    if unknown:
+        raise ServiceError(f"unknown field(s): {', '.join(unknown)}")
+    missing = [k for k in expected if not answers.get(k)]
+    if missing:
+        raise ServiceError(f"answer every question first; missing: {', '.join(missing)}")
+    for key, question in expected.items():
+        if answers[key] not in question.field.values:
+            allowed = ", ".join(c.value for c in question.field.choices)
+            raise ServiceError(f"{key}: {answers[key]!r} is not one of {allowed}")
+
+    submission = Submission.objects.create(
+        client_id=client_id, annotator=annotator, assignment=assignment, source=source,
+        time_spent_ms=time_spent_ms,
+    )
+    benchmark = assignment.batch.benchmark
+    kind = assignment.batch.kind
+    current = {
+        (lab.unit, lab.field): lab
+        for lab in Label.objects.select_for_update().filter(
+            benchmark=benchmark, task=kind, annotator=annotator,
+            unit__in={q.label_unit for q in questions},
+        )
+    }
+    events = []
+    now = timezone.now()
+    for key, question in expected.items():
+        label = current.get((question.label_unit, question.field.name))
+        value = answers[key]
+        if label is None:
+            label = Label.objects.create(
+                benchmark=benchmark, task=kind, unit=question.label_unit, annotator=annotator,
+                field=question.field.name, value=value, note=note,
+            )
+        elif (label.value, label.note) != (value, note):
+            label.value, label.note, label.updated_at = value, note, now
+            label.save(update_fields=["value", "note", "updated_at"])
+        events.append(LabelEvent(label=label, submission=submission, value=value, note=note))
+    LabelEvent.objects.bulk_create(events)
+
+    assignment.status = AssignmentStatus.DONE
+    assignment.skip_reason = ""
+    assignment.completed_at = now
+    assignment.time_spent_ms += time_spent_ms or 0
+    assignment.save(update_fields=["status", "skip_reason", "completed_at", "time_spent_ms"])
+    return submission
+
+
+@transaction.atomic
+def assignment_skip(*, assignment: Assignment, annotator: AbstractBaseUser, reason: str,
+                    client_id: str, time_spent_ms: int | None = None,
+                    source: str = Submission.Source.WEB) -> Submission:
+    """Set an item aside with a reason; it stays in the queue's skipped list."""
+    _check_owner(assignment, annotator)
+    existing = _existing_submission(client_id, annotator, assignment)
+    if existing is not None:
+        return existing
+    assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
+    if not reason.strip():
+        raise ServiceError("say why you skip this item")
+    if assignment.status == AssignmentStatus.DONE:
+        raise ServiceError("this item is already labelled; edit it instead of skipping")
+    submission = Submission.objects.create(
+        client_id=client_id, annotator=annotator, assignment=assignment, source=source,
+        skipped=True, skip_reason=reason.strip()[:200], time_spent_ms=time_spent_ms,
+    )
+    assignment.status = AssignmentStatus.SKIPPED
+    assignment.skip_reason = reason.strip()[:200]
+    assignment.completed_at = timezone.now()
+    assignment.time_spent_ms += time_spent_ms or 0
+    assignment.save(update_fields=["status", "skip_reason", "completed_at", "time_spent_ms"])
+    return submission
+
+
+# --- people ---------------------------------------------------------------------------------
+
+def profile_for(user: AbstractBaseUser) -> Profile:
+    profile, _ = Profile.objects.get_or_create(user=user)
+    return profile
+
+
+@transaction.atomic
+def profile_update(*, user: AbstractBaseUser, working_language: str) -> Profile:
+    language = working_language.strip()
+    if not language or len(language) > 35:
+        raise ServiceError("choose a working language")
+    profile = profile_for(user)
+    profile.working_language = language
+    profile.save(update_fields=["working_language"])
+    return profile
+
+
+@transaction.atomic
+def user_ensure(*, username: str, password: str | None, is_staff: bool = False,
+                email: str = "") -> AbstractBaseUser:
+    """Create the account if it does not exist; reset its password when one is given."""
+    User = get_user_model()
+    user, created = User.objects.get_or_create(
+        username=username, defaults={"is_staff": is_staff, "is_superuser": is_staff,
+                                     "email": email},
+    )
+    if password is not None and (created or not user.check_password(password)):
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    elif created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    profile_for(user)
+    return user
+
+
+def annotators_by_name(names: Iterable[str]) -> list[AbstractBaseUser]:
+    User = get_user_model()
+    names = list(dict.fromkeys(n.strip() for n in names if n.strip()))
+    found = {u.username: u for u in User.objects.filter(username__in=names)}
+    unknown = [n for n in names if n not in found]
+    if unknown:
+        raise ServiceError(f"no such user(s): {', '.join(unknown)}")
+    return [found[n] for n in names]

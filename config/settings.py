@@ -1,0 +1,189 @@
+"""Accord settings, read from the environment (see .env.example).
+
+Development is the default: SQLite in var/, DEBUG on, a development-only secret key.
+With ACCORD_DEBUG=false the secret key must come from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true or false)")
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from exc
+
+
+DEBUG = env_bool("ACCORD_DEBUG", True)
+
+SECRET_KEY = os.environ.get("ACCORD_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("ACCORD_SECRET_KEY must be set when ACCORD_DEBUG is false")
+    SECRET_KEY = "development-only-insecure-key-never-use-in-production"
+
+ALLOWED_HOSTS = [
+    h.strip()
+    for h in os.environ.get("ACCORD_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
+    if h.strip()
+]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_htmx",
+    "annotation",
+    "judging",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Embedded default: one SQLite file in WAL mode, so readers never wait for the writer and a
+# writer waits (busy timeout) instead of failing. DATABASE_URL switches to PostgreSQL.
+SQLITE_PATH = VAR_DIR / "accord.sqlite3"
+DATABASES = {
+    "default": dj_database_url.config(
+        env="DATABASE_URL", default=f"sqlite:///{SQLITE_PATH}", conn_max_age=60
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(exist_ok=True)
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        # IMMEDIATE takes the write lock at BEGIN, so two writers queue on the busy timeout
+        # instead of one failing with "database is locked" when it upgrades a read lock.
+        "transaction_mode": "IMMEDIATE",
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;"
+        ),
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Accord API",
+    "DESCRIPTION": "Annotation queues, imports and batches of Accord.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# Inline machine translation (deep-translator). google | libre | none.
+ACCORD_TRANSLATION_PROVIDER = os.environ.get("ACCORD_TRANSLATION_PROVIDER", "google").lower()
+if ACCORD_TRANSLATION_PROVIDER not in {"google", "libre", "none"}:
+    raise ImproperlyConfigured(
+        f"ACCORD_TRANSLATION_PROVIDER={ACCORD_TRANSLATION_PROVIDER!r}: use google, libre or none"
+    )
+ACCORD_LIBRETRANSLATE_URL = os.environ.get("ACCORD_LIBRETRANSLATE_URL", "")
+ACCORD_LIBRETRANSLATE_API_KEY = os.environ.get("ACCORD_LIBRETRANSLATE_API_KEY", "")
+if ACCORD_TRANSLATION_PROVIDER == "libre" and not ACCORD_LIBRETRANSLATE_URL:
+    raise ImproperlyConfigured("ACCORD_TRANSLATION_PROVIDER=libre needs ACCORD_LIBRETRANSLATE_URL")
+ACCORD_TRANSLATION_TIMEOUT = env_float("ACCORD_TRANSLATION_TIMEOUT", 6.0)
+
+# A direct_score judgment "meets all requirements" when its 1-10 score is above this.
+ACCORD_DIRECT_SCORE_THRESHOLD = env_float("ACCORD_DIRECT_SCORE_THRESHOLD", 5.0)
+
+# Resource level of a language when the benchmark line does not give one (XIFBench's grouping).
+ACCORD_RESOURCE_LEVELS = {
+    "en": "high", "zh": "high", "fr": "high", "de": "high", "es": "high", "ja": "high",
+    "pt": "high", "it": "high",
+    "ru": "medium", "ar": "medium", "ko": "medium", "tr": "medium", "vi": "medium",
+    "id": "medium", "pl": "medium", "nl": "medium",
+    "hi": "low", "sw": "low", "bn": "low", "te": "low", "ur": "low", "yo": "low",
+    "am": "low", "ne": "low", "ha": "low", "zu": "low",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"accord": {"handlers": ["console"], "level": "INFO"}},
+}
