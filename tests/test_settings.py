@@ -1,0 +1,67 @@
+"""Settings come from the environment and fail loudly on bad values."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_django(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items()
+                   if not k.startswith(("ACCORD_", "DATABASE_URL"))}
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", "import django, os; os.environ.setdefault("
+         "'DJANGO_SETTINGS_MODULE', 'config.settings'); django.setup(); " + code],
+        cwd=REPO, env=environment, capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_sqlite_file_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
+    db = tmp_path / "accord.sqlite3"
+    result = run_django(
+        "from django.db import connection; c = connection.cursor(); "
+        "print(c.execute('PRAGMA journal_mode').fetchone()[0], "
+        "c.execute('PRAGMA busy_timeout').fetchone()[0])",
+        DATABASE_URL=f"sqlite:///{db}",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["wal", "20000"]
+
+
+def test_database_url_selects_postgresql():
+    result = run_django(
+        "from django.conf import settings; print(settings.DATABASES['default']['ENGINE'])",
+        DATABASE_URL="postgres://u:p@127.0.0.1:5432/accord",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "django.db.backends.postgresql"
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = run_django("print('started')", ACCORD_DEBUG="false")
+    assert result.returncode != 0
+    assert "ACCORD_SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("ACCORD_TRANSLATION_PROVIDER", "babelfish", "use google, libre or none"),
+    ("ACCORD_DEBUG", "maybe", "is not a boolean"),
+    ("ACCORD_TRANSLATION_TIMEOUT", "soon", "is not a number"),
+])
+def test_bad_setting_values_fail_loudly(name, value, message):
+    result = run_django("print('started')", **{name: value})
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_libretranslate_needs_its_url():
+    result = run_django("print('started')", ACCORD_TRANSLATION_PROVIDER="libre")
+    assert result.returncode != 0
+    assert "needs ACCORD_LIBRETRANSLATE_URL" in result.stderr
