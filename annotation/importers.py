@@ -326,29 +326,25 @@ def _check_benchmark_consistency(lines: list[_ItemLine], problems: Problems) -> 
 
 def _check_against_database(benchmark: Benchmark, lines: list[_ItemLine],
                             problems: Problems) -> None:
-    keys = [line.key for line in lines]
-    existing = {}
-    for chunk_start in range(0, len(keys), 5000):
-        chunk = keys[chunk_start:chunk_start + 5000]
-        existing.update(Item.objects.filter(benchmark=benchmark, key__in=chunk)
-                        .values_list("key", "group__key"))
+    """A group may already hold an item in this language under another id."""
+    in_file = {line.key for line in lines}
     taken = {
         (group, language): key
-        for key, group, language in Item.objects.filter(
-            benchmark=benchmark, group__key__in={line.group for line in lines}
-        ).values_list("key", "group__key", "language")
+        for key, group, language in Item.objects.filter(benchmark=benchmark)
+        .values_list("key", "group__key", "language")
     }
     for line in lines:
         holder = taken.get((line.group, line.language))
-        if holder is not None and holder != line.key and holder not in set(keys):
+        if holder is not None and holder != line.key and holder not in in_file:
             problems.add(line.line, "language",
                          f"group {line.group!r} already has a {line.language!r} item "
                          f"({holder!r}) in benchmark {benchmark.name!r}")
 
 
 def _write_benchmark(benchmark: Benchmark, lines: list[_ItemLine], summary: ImportSummary) -> None:
-    groups = {g.key: g for g in Group.objects.filter(benchmark=benchmark,
-                                                     key__in={line.group for line in lines})}
+    # Whole-benchmark reads instead of `key__in` lists: a large file would exceed the
+    # database's limit on query parameters.
+    groups = {g.key: g for g in Group.objects.filter(benchmark=benchmark)}
     group_lines: dict[str, _ItemLine] = {}
     for line in lines:
         group_lines.setdefault(line.group, line)
@@ -364,8 +360,8 @@ def _write_benchmark(benchmark: Benchmark, lines: list[_ItemLine], summary: Impo
     Group.objects.bulk_create(new_groups, batch_size=1000)
     Group.objects.bulk_update(changed_groups, ["seed_key", "subset"], batch_size=1000)
     summary.count("groups", created=len(new_groups), updated=len(changed_groups))
-    groups = {g.key: g for g in Group.objects.filter(benchmark=benchmark,
-                                                     key__in=group_lines.keys())}
+    groups = {g.key: g for g in Group.objects.filter(benchmark=benchmark)
+              if g.key in group_lines}
 
     _write_requirements(groups, group_lines, summary)
     _write_items(benchmark, groups, lines, summary)
@@ -373,9 +369,12 @@ def _write_benchmark(benchmark: Benchmark, lines: list[_ItemLine], summary: Impo
 
 def _write_requirements(groups: dict[str, Group], group_lines: dict[str, _ItemLine],
                         summary: ImportSummary) -> None:
+    benchmark_id = next(iter(groups.values())).benchmark_id if groups else None
+    group_ids = {g.pk for g in groups.values()}
     existing: dict[tuple[int, str], Requirement] = {
         (r.group_id, r.key): r
-        for r in Requirement.objects.filter(group__in=groups.values())
+        for r in Requirement.objects.filter(group__benchmark_id=benchmark_id)
+        if r.group_id in group_ids
     }
     keep: set[tuple[int, str]] = set()
     new, changed = [], []
@@ -394,7 +393,8 @@ def _write_requirements(groups: dict[str, Group], group_lines: dict[str, _ItemLi
                     setattr(current, k, v)
                 changed.append(current)
     stale = [r.pk for ident, r in existing.items() if ident not in keep]
-    Requirement.objects.filter(pk__in=stale).delete()
+    for start in range(0, len(stale), 500):
+        Requirement.objects.filter(pk__in=stale[start:start + 500]).delete()
     Requirement.objects.bulk_create(new, batch_size=1000)
     Requirement.objects.bulk_update(changed, ["text", "category", "dimension", "position"],
                                     batch_size=1000)
@@ -407,8 +407,7 @@ ITEM_FIELDS = ("group", "language", "instruction", "core_instruction", "input_ma
 
 def _write_items(benchmark: Benchmark, groups: dict[str, Group], lines: list[_ItemLine],
                  summary: ImportSummary) -> None:
-    existing = {i.key: i for i in Item.objects.filter(benchmark=benchmark,
-                                                      key__in=[line.key for line in lines])}
+    existing = {i.key: i for i in Item.objects.filter(benchmark=benchmark)}
     existing_slots = {key: (i.group_id, i.language) for key, i in existing.items()}
     new, changed = [], []
     for line in lines:
@@ -425,11 +424,11 @@ def _write_items(benchmark: Benchmark, groups: dict[str, Group], lines: list[_It
             changed.append(item)
     moved = [i.pk for i in changed
              if (i.group_id, i.language) != (existing_slots[i.key])]
-    if moved:
+    for start in range(0, len(moved), 500):
         # An item changing group or language may take a slot another changed item is leaving;
         # park the moving rows on unique placeholder languages so the bulk update cannot
         # trip the one-language-per-group constraint halfway through.
-        Item.objects.filter(pk__in=moved).update(
+        Item.objects.filter(pk__in=moved[start:start + 500]).update(
             language=Concat(Value("~"), Cast("pk", output_field=CharField()))
         )
     Item.objects.bulk_create(new, batch_size=1000)
@@ -478,12 +477,12 @@ def import_responses(*, data: bytes, file_name: str, benchmark_name: str,
     benchmark = _existing_benchmark(benchmark_name, file_name)
     records = read_jsonl(data, problems)
     item_keys = {obj["item"] for _, obj in records if isinstance(obj.get("item"), str)}
-    items = {i.key: i for i in Item.objects.filter(benchmark=benchmark, key__in=item_keys)
-             .select_related("group")}
+    items = {i.key: i for i in Item.objects.filter(benchmark=benchmark)
+             .select_related("group") if i.key in item_keys}
     requirement_keys: dict[int, list[str]] = {}
     for group_id, key in Requirement.objects.filter(
-        group__in={i.group_id for i in items.values()}
-    ).values_list("group_id", "key"):
+        group__benchmark=benchmark
+    ).order_by("group_id", "position").values_list("group_id", "key"):
         requirement_keys.setdefault(group_id, []).append(key)
 
     lines: list[_ResponseLine] = []
@@ -635,8 +634,9 @@ def _parse_judgment(number: int, raw: dict, at: str, requirement_keys: list[str]
 
 def _write_responses(lines: list[_ResponseLine], requirement_keys: dict[int, list[str]],
                      summary: ImportSummary) -> None:
-    existing = {(r.item_id, r.model): r for r in Response.objects.filter(
-        item__in={line.item.pk for line in lines})}
+    benchmark_id = lines[0].item.benchmark_id if lines else None
+    existing = {(r.item_id, r.model): r
+                for r in Response.objects.filter(item__benchmark_id=benchmark_id)}
     new, changed = [], []
     for line in lines:
         response = existing.get((line.item.pk, line.model))
@@ -649,11 +649,11 @@ def _write_responses(lines: list[_ResponseLine], requirement_keys: dict[int, lis
     Response.objects.bulk_create(new, batch_size=1000)
     Response.objects.bulk_update(changed, ["text", "line_number"], batch_size=1000)
     summary.count("responses", created=len(new), updated=len(changed))
-    responses = {(r.item_id, r.model): r for r in Response.objects.filter(
-        item__in={line.item.pk for line in lines})}
+    responses = {(r.item_id, r.model): r
+                 for r in Response.objects.filter(item__benchmark_id=benchmark_id)}
 
     judgments = {(j.response_id, j.judge, j.protocol): j for j in Judgment.objects.filter(
-        response__in=responses.values())}
+        response__item__benchmark_id=benchmark_id)}
     new_j, changed_j = [], []
     for line in lines:
         response = responses[(line.item.pk, line.model)]
@@ -669,12 +669,12 @@ def _write_responses(lines: list[_ResponseLine], requirement_keys: dict[int, lis
     Judgment.objects.bulk_update(changed_j, ["score", "raw"], batch_size=1000)
     summary.count("judgments", created=len(new_j), updated=len(changed_j))
     judgments = {(j.response_id, j.judge, j.protocol): j for j in Judgment.objects.filter(
-        response__in=responses.values())}
+        response__item__benchmark_id=benchmark_id)}
 
     requirements = {(r.group_id, r.key): r for r in Requirement.objects.filter(
-        group_id__in=requirement_keys.keys())}
+        group__benchmark_id=benchmark_id)}
     decisions = {(d.judgment_id, d.requirement_id): d for d in JudgeDecision.objects.filter(
-        judgment__in=judgments.values())}
+        judgment__response__item__benchmark_id=benchmark_id)}
     new_d, changed_d = [], []
     for line in lines:
         response = responses[(line.item.pk, line.model)]
@@ -752,8 +752,7 @@ def import_pairs(*, data: bytes, file_name: str, benchmark_name: str,
     summary = ImportSummary(file_name=file_name, lines=len(parsed))
     with transaction.atomic():
         benchmark = _benchmark_for_write(benchmark_name)
-        existing = {p.key: p for p in Pair.objects.filter(
-            benchmark=benchmark, key__in=[v["id"] for _, v, _ in parsed])}
+        existing = {p.key: p for p in Pair.objects.filter(benchmark=benchmark)}
         new, changed = [], []
         fields = ["language", *PAIR_TEXT_FIELDS, "line_number"]
         for number, values, _ in parsed:
@@ -769,10 +768,9 @@ def import_pairs(*, data: bytes, file_name: str, benchmark_name: str,
         Pair.objects.bulk_create(new, batch_size=1000)
         Pair.objects.bulk_update(changed, fields, batch_size=1000)
         summary.count("pairs", created=len(new), updated=len(changed))
-        pairs = {p.key: p for p in Pair.objects.filter(
-            benchmark=benchmark, key__in=[v["id"] for _, v, _ in parsed])}
+        pairs = {p.key: p for p in Pair.objects.filter(benchmark=benchmark)}
         current = {(j.pair_id, j.judge): j for j in PairJudgment.objects.filter(
-            pair__in=pairs.values())}
+            pair__benchmark=benchmark)}
         new_j, changed_j = [], []
         for _, values, preferences in parsed:
             pair = pairs[values["id"]]
@@ -878,18 +876,19 @@ def _read_label_rows(data: bytes, problems: Problems) -> list[_LabelRow]:
         problems.add(1, "header", f"unknown column(s) {', '.join(unknown)}")
     index = {name: header.index(name) for name in LABEL_COLUMNS if name in header}
     rows = []
-    line = 1
+    line = reader.line_num
     try:
         for record in reader:
-            line = reader.line_num
+            # A quoted note may span lines; a record is named by the line it starts on.
+            start, line = line + 1, reader.line_num
             if not record or all(not cell.strip() for cell in record):
                 continue
             if len(record) != len(header):
-                problems.add(line, "", f"{len(record)} columns where the header has "
+                problems.add(start, "", f"{len(record)} columns where the header has "
                              f"{len(header)}")
                 continue
             values = {name: record[i] for name, i in index.items()}
-            rows.append(_LabelRow(line=line, task=values["task"].strip(),
+            rows.append(_LabelRow(line=start, task=values["task"].strip(),
                                   unit=values["unit"].strip(),
                                   annotator=values["annotator"].strip(),
                                   field=values["field"].strip(),
@@ -993,8 +992,7 @@ def _write_labels(benchmark: Benchmark, rows: list[_LabelRow], summary: ImportSu
     }
     current = {
         (lab.task, lab.unit, lab.annotator_id, lab.field): lab
-        for lab in Label.objects.filter(benchmark=benchmark, annotator__in=users.values(),
-                                        unit__in={row.unit for row in rows})
+        for lab in Label.objects.filter(benchmark=benchmark, annotator__in=users.values())
     }
     now = timezone.now()
     new, changed = [], []

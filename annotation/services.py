@@ -118,7 +118,8 @@ def batch_create(*, benchmark: Benchmark, kind: str, name: str,
     every other unit to one. Each unit goes to the annotators with the fewest units so far.
     """
     spec = task_spec(kind)
-    if not name.strip():
+    name = name.strip()  # stored stripped, so checked stripped
+    if not name:
         raise ServiceError("a batch needs a name")
     if Batch.objects.filter(benchmark=benchmark, name=name).exists():
         raise ServiceError(f"benchmark {benchmark.name!r} already has a batch named {name!r}")
@@ -131,7 +132,7 @@ def batch_create(*, benchmark: Benchmark, kind: str, name: str,
     drawn = draw_sample(list(spec.candidates(benchmark, filters)), sample)
 
     batch = Batch.objects.create(
-        benchmark=benchmark, name=name.strip(), kind=spec.kind, created_by=created_by,
+        benchmark=benchmark, name=name, kind=spec.kind, created_by=created_by,
         parameters={
             "languages": list(filters.languages), "subset": filters.subset,
             "models": list(filters.models), "size": sample.size, "fraction": sample.fraction,
@@ -196,12 +197,14 @@ def label_submit(*, assignment: Assignment, annotator: AbstractBaseUser, answers
     answer becomes a LabelEvent; the current Label moves to it.
     """
     _check_owner(assignment, annotator)
+    # Serialise submissions on one assignment (double clicks, two tabs). Lock the assignment
+    # row only: PostgreSQL refuses FOR UPDATE on the nullable side of the outer joins below.
+    assignment = Assignment.objects.select_for_update(of=("self",)).select_related(
+        "unit__item__group", "batch__benchmark").get(pk=assignment.pk)
+    # Under the lock, so a retry sent while the first request is still writing finds it.
     existing = _existing_submission(client_id, annotator, assignment)
     if existing is not None:
         return existing
-    # Serialise submissions on one assignment (double clicks, two tabs).
-    assignment = Assignment.objects.select_for_update().select_related(
-        "unit__item__group", "batch__benchmark").get(pk=assignment.pk)
     questions = questions_for_assignment(assignment)
     expected = {q.answer_key: q for q in questions}
     unknown = sorted(set(answers) - set(expected))
@@ -258,10 +261,10 @@ def assignment_skip(*, assignment: Assignment, annotator: AbstractBaseUser, reas
                     source: str = Submission.Source.WEB) -> Submission:
     """Set an item aside with a reason; it stays in the queue's skipped list."""
     _check_owner(assignment, annotator)
-    existing = _existing_submission(client_id, annotator, assignment)
+    assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
+    existing = _existing_submission(client_id, annotator, assignment)  # under the lock
     if existing is not None:
         return existing
-    assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
     if not reason.strip():
         raise ServiceError("say why you skip this item")
     if assignment.status == AssignmentStatus.DONE:

@@ -17,9 +17,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_SECTION = re.compile(r"^\s*#{1,3}\s*Requirement\s+(\d+)\s*[:.\-]?\s*(.*)$",
+# [ \t], not \s: a heading must not run on into the next line (a bare "## Requirement 1:"
+# would otherwise take the "### Observation" line below it as its title).
+_SECTION = re.compile(r"^[ \t]*#{1,3}[ \t]*Requirement[ \t]+(\d+)[ \t]*[:.\-]?[ \t]*(.*)$",
                       re.IGNORECASE | re.MULTILINE)
-_SUBHEADING = re.compile(r"^\s*#{2,4}\s*(Observation|Decision)\s*:?\s*(.*)$",
+_SUBHEADING = re.compile(r"^[ \t]*#{2,4}[ \t]*(Observation|Decision)[ \t]*:?[ \t]*(.*)$",
                          re.IGNORECASE | re.MULTILINE)
 _DECISION_WORD = re.compile(r"[A-Za-z]+")
 
@@ -43,7 +45,9 @@ def parse_raw_judgment(text: str, expected: int) -> list[RawDecision]:
     """Return one decision per requirement, in order; raise RawJudgeError otherwise."""
     sections = list(_SECTION.finditer(text))
     if not sections:
-        raise RawJudgeError("no '## Requirement N:' section found")
+        if expected == 0:
+            return []
+        raise RawJudgeError("no '## Requirement N:' section found", requirement=1)
     decisions: list[RawDecision] = []
     for index, match in enumerate(sections):
         number = int(match.group(1))
@@ -67,7 +71,8 @@ def _parse_section(number: int, body: str) -> RawDecision:
     headings = list(_SUBHEADING.finditer(body))
     for i, heading in enumerate(headings):
         end = headings[i + 1].start() if i + 1 < len(headings) else len(body)
-        parts[heading.group(1).lower()] = (heading.group(2) + "\n" + body[heading.end():end])
+        # The text after the heading word, on its line ("### Decision: YES") and below it.
+        parts[heading.group(1).lower()] = body[heading.start(2):end]
     if "decision" not in parts:
         raise RawJudgeError(f"requirement {number}: no '### Decision' section", number)
     word = _DECISION_WORD.search(parts["decision"])

@@ -22,6 +22,12 @@ DEMO = "xifbench-demo"
 PASSWORD = "correct-horse-battery"
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # PBKDF2 at production strength costs ~0.3 s per password; tests create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def admin(db):
     return user_ensure(username="alice_admin", password=PASSWORD, is_staff=True)
