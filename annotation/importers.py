@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -196,7 +197,7 @@ class _ItemLine:
     core_instruction: str
     input_material: str
     resource_level: str
-    meta: Any
+    meta_json: str
     requirements: list[dict[str, str]]
 
 
@@ -251,7 +252,8 @@ def _parse_item_line(number: int, obj: dict, problems: Problems) -> _ItemLine | 
         group=group or key, subset=subset or "", seed=seed or "",
         core_instruction=core or "", input_material=material or "",
         resource_level=level or settings.ACCORD_RESOURCE_LEVELS.get(language.split("-")[0], ""),
-        meta=meta, requirements=requirements,
+        meta_json=json.dumps(meta, ensure_ascii=False) if meta is not None else "",
+        requirements=requirements,
     )
 
 
@@ -326,19 +328,39 @@ def _check_benchmark_consistency(lines: list[_ItemLine], problems: Problems) -> 
 
 def _check_against_database(benchmark: Benchmark, lines: list[_ItemLine],
                             problems: Problems) -> None:
-    """A group may already hold an item in this language under another id."""
+    """Rules that involve rows already imported: a group's language slot taken under another
+    id, and a group's requirements changed by a file that does not carry all its lines."""
     in_file = {line.key for line in lines}
-    taken = {
-        (group, language): key
-        for key, group, language in Item.objects.filter(benchmark=benchmark)
-        .values_list("key", "group__key", "language")
-    }
+    taken: dict[tuple[str, str], str] = {}
+    keys_of_group: dict[str, set[str]] = defaultdict(set)
+    for key, group, language in Item.objects.filter(benchmark=benchmark).values_list(
+        "key", "group__key", "language"
+    ):
+        taken[(group, language)] = key
+        keys_of_group[group].add(key)
+    stored_requirements: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for group, key, text in Requirement.objects.filter(group__benchmark=benchmark).order_by(
+        "group_id", "position"
+    ).values_list("group__key", "key", "text"):
+        stored_requirements[group].append((key, text))
+    checked_groups: set[str] = set()
     for line in lines:
         holder = taken.get((line.group, line.language))
         if holder is not None and holder != line.key and holder not in in_file:
             problems.add(line.line, "language",
                          f"group {line.group!r} already has a {line.language!r} item "
                          f"({holder!r}) in benchmark {benchmark.name!r}")
+        if line.group in checked_groups or line.group not in keys_of_group:
+            continue
+        checked_groups.add(line.group)
+        left_out = sorted(keys_of_group[line.group] - in_file)
+        if left_out and _requirements_signature(line.requirements) != stored_requirements[
+            line.group
+        ]:
+            problems.add(line.line, "requirements",
+                         f"differ from those of group {line.group!r} already in benchmark "
+                         f"{benchmark.name!r} (its item {left_out[0]!r} is not in this file); "
+                         "import every line of the group together to change its requirements")
 
 
 def _write_benchmark(benchmark: Benchmark, lines: list[_ItemLine], summary: ImportSummary) -> None:
@@ -402,7 +424,7 @@ def _write_requirements(groups: dict[str, Group], group_lines: dict[str, _ItemLi
 
 
 ITEM_FIELDS = ("group", "language", "instruction", "core_instruction", "input_material",
-               "resource_level", "meta", "line_number")
+               "resource_level", "meta_json", "line_number")
 
 
 def _write_items(benchmark: Benchmark, groups: dict[str, Group], lines: list[_ItemLine],
@@ -414,7 +436,7 @@ def _write_items(benchmark: Benchmark, groups: dict[str, Group], lines: list[_It
         values = {"group": groups[line.group], "language": line.language,
                   "instruction": line.instruction, "core_instruction": line.core_instruction,
                   "input_material": line.input_material, "resource_level": line.resource_level,
-                  "meta": line.meta, "line_number": line.line}
+                  "meta_json": line.meta_json, "line_number": line.line}
         item = existing.get(line.key)
         if item is None:
             new.append(Item(benchmark=benchmark, key=line.key, **values))

@@ -6,6 +6,8 @@ Labels are append-only events (`LabelEvent`, one per submitted field) plus a cur
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.db import models
 
@@ -77,7 +79,9 @@ class Item(models.Model):
     core_instruction = models.TextField(blank=True)
     input_material = models.TextField(blank=True)
     resource_level = models.CharField(max_length=10, blank=True)
-    meta = models.JSONField(null=True, blank=True)
+    # The `meta` object as the file gave it: text, not JSON, because PostgreSQL's jsonb
+    # re-sorts keys and the export must write `meta` back verbatim.
+    meta_json = models.TextField(blank=True)
     line_number = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -90,6 +94,10 @@ class Item(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+    @property
+    def meta(self) -> dict | None:
+        return json.loads(self.meta_json) if self.meta_json else None
 
 
 class Pair(models.Model):
