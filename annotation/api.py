@@ -229,8 +229,8 @@ class SubmissionResultSerializer(serializers.Serializer):
 
 
 def _already_stored(client_id: str) -> bool:
-    # TODO(services): label_submit/assignment_skip could say whether they created the
-    # submission; until then a retry is recognised by this look-up before the call.
+    # A retry is recognised by a look-up before the call: the services return the stored
+    # submission either way. Two copies racing may both answer 201; one row is stored.
     return Submission.objects.filter(client_id=client_id).exists()
 
 

@@ -62,6 +62,12 @@ def previous_assignment(user: AbstractBaseUser, batch: Batch,
             .order_by("-completed_at", "-pk").first())
 
 
+def skipped_assignments(user: AbstractBaseUser, batch: Batch) -> list[Assignment]:
+    return list(Assignment.objects.filter(batch=batch, annotator=user,
+                                          status=AssignmentStatus.SKIPPED)
+                .select_related("unit").order_by("position"))
+
+
 def requirements_for(assignment: Assignment) -> list[Requirement]:
     item = assignment.unit.item
     if item is None:

@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from .models import (
     Assignment,
@@ -316,6 +317,13 @@ def user_ensure(*, username: str, password: str | None, is_staff: bool = False,
         user.save(update_fields=["password"])
     profile_for(user)
     return user
+
+
+@transaction.atomic
+def user_token_regenerate(*, user: AbstractBaseUser) -> Token:
+    """A new API token for the user; the old one stops working at once."""
+    Token.objects.filter(user=user).delete()
+    return Token.objects.create(user=user)
 
 
 def annotators_by_name(names: Iterable[str]) -> list[AbstractBaseUser]:

@@ -1,3 +1,322 @@
-from django.urls import path  # noqa: F401
+"""The annotator's pages: their queues, one item at a time, and their profile.
 
-urlpatterns: list = []
+Every lookup goes through the user-scoped selectors, so another annotator's batch or item is a
+404. An htmx request gets only the item partial (`annotation/partials/_item.html`, progress bar
+included) and a plain request the full page that includes the same partial, so the forms work
+without JavaScript too (POST, then redirect).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf.locale import LANG_INFO
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from rest_framework.authtoken.models import Token
+
+from annotation import selectors
+from annotation.models import Assignment, AssignmentStatus, Batch, Requirement
+from annotation.queue_forms import (
+    SKIP_REASONS,
+    AnswerEnvelopeForm,
+    ProfileForm,
+    SkipForm,
+    language_suggestions,
+    new_client_id,
+    render_token,
+)
+from annotation.services import (
+    ServiceError,
+    assignment_skip,
+    label_submit,
+    profile_for,
+    profile_update,
+    user_token_regenerate,
+)
+from annotation.tasks import Question
+
+ITEM_PARTIAL = "annotation/partials/_item.html"
+WORK_PAGE = "annotation/queue/work.html"
+# POST fields that travel with the answers but are not answers.
+ENVELOPE_FIELDS = frozenset({"csrfmiddlewaretoken", "note", "client_id", "rendered"})
+
+# Wording of the choices where the generic yes/no reads badly next to the question.
+CHOICE_LABELS = {
+    ("judge_agreement", "agree"): {"yes": "Agree", "no": "Disagree"},
+}
+# Table 14's scale, in our words, shown beside the keys 1-5.
+QUALITY_LEVELS = {
+    "5": "Every requirement survives with its exact meaning.",
+    "4": "Every requirement survives; small shifts in wording only.",
+    "3": "Requirements survive with noticeable changes (lowest acceptable).",
+    "2": "Some requirement is blurred or partly changed.",
+    "1": "Requirements are lost or badly changed.",
+}
+# Short column heads of the requirement table.
+REQUIREMENT_COLUMNS = {
+    "explicitness": "Explicit?",
+    "atomicity": "Atomic?",
+    "category": "Category right?",
+    "dimension": "Dimension right?",
+}
+# A choice after which the note field takes focus, with the hint shown there (table 18
+# recommends a reason when disagreeing with the judge).
+NOTE_PROMPTS = {
+    ("judge_agreement", "agree"): ("no", "Why do you disagree? (optional, recommended)"),
+}
+
+
+@dataclass(frozen=True)
+class ChoiceView:
+    value: str
+    label: str
+    key: str
+    description: str
+    checked: bool
+
+
+@dataclass(frozen=True)
+class QuestionView:
+    index: int
+    answer_key: str
+    field: str
+    prompt: str
+    short: str
+    requirement: Requirement | None
+    choices: list[ChoiceView]
+    answered: bool
+    note_on: str = ""
+    note_hint: str = ""
+
+
+def _question_views(kind: str, questions: list[Question],
+                    answers: dict[str, str]) -> list[QuestionView]:
+    views = []
+    for index, q in enumerate(questions):
+        labels = CHOICE_LABELS.get((kind, q.field.name), {})
+        selected = answers.get(q.answer_key, "")
+        note_on, note_hint = NOTE_PROMPTS.get((kind, q.field.name), ("", ""))
+        views.append(QuestionView(
+            index=index, answer_key=q.answer_key, field=q.field.name, prompt=q.field.prompt,
+            short=REQUIREMENT_COLUMNS.get(q.field.name, q.field.prompt),
+            requirement=q.requirement,
+            choices=[
+                ChoiceView(value=c.value, label=labels.get(c.value, c.label), key=c.key,
+                           description=QUALITY_LEVELS.get(c.value, "")
+                           if q.field.name == "quality" else "",
+                           checked=c.value == selected)
+                for c in q.field.choices
+            ],
+            answered=bool(selected), note_on=note_on, note_hint=note_hint,
+        ))
+    return views
+
+
+def language_name(code: str) -> str:
+    info = LANG_INFO.get(code) or LANG_INFO.get(code.split("-")[0].lower(), {})
+    return info.get("name", code or "unknown language")
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
+
+
+def _own_assignment(request: HttpRequest, batch_id: int, assignment_id: int) -> Assignment:
+    assignment = selectors.assignment_for(request.user, assignment_id)
+    if assignment.batch_id != batch_id:
+        raise Http404("no such item in this queue")
+    return assignment
+
+
+def _item_context(request: HttpRequest, batch: Batch, assignment: Assignment | None, *,
+                  answers: dict[str, str] | None = None, note: str | None = None,
+                  error: str = "", notice: str = "", rendered: str = "",
+                  skip_form: SkipForm | None = None) -> dict[str, Any]:
+    progress = selectors.queue_progress(request.user, batch)
+    context: dict[str, Any] = {
+        "batch": batch, "progress": progress, "assignment": assignment, "error": error,
+        "notice": notice, "back_url": reverse("queue:back", args=[batch.pk]),
+    }
+    if assignment is None:
+        context.update(finished=True, skipped=selectors.skipped_assignments(request.user, batch))
+        return context
+
+    unit = selectors.unit_context(assignment)
+    editing = assignment.status == AssignmentStatus.DONE
+    if answers is None:
+        # The annotator's own earlier answer when editing; nothing at all on a fresh item.
+        answers, saved_note = selectors.current_answers(assignment, unit.questions)
+        note = saved_note if note is None else note
+    questions = _question_views(batch.kind, unit.questions, answers)
+    rows = [
+        (requirement, [q for q in questions if q.requirement is not None
+                       and q.requirement.pk == requirement.pk])
+        for requirement in unit.requirements
+    ] if any(q.requirement is not None for q in questions) else []
+    if assignment.status != AssignmentStatus.PENDING:
+        context["back_url"] += f"?before={assignment.pk}"
+    language = assignment.unit.language or (unit.item.language if unit.item else "")
+    context.update(
+        language=language, language_name=language_name(language),
+        finished=False, unit=unit, kind=batch.kind, item=unit.item, anchor=unit.anchor,
+        requirements=unit.requirements, extra=unit.extra, questions=questions,
+        requirement_rows=rows, unit_questions=[q for q in questions if q.requirement is None],
+        answer_columns=[q.short for q in rows[0][1]] if rows else [],
+        editing=editing, was_skipped=assignment.status == AssignmentStatus.SKIPPED,
+        note=note or "", client_id=new_client_id(),
+        rendered=rendered or render_token(assignment.pk),
+        skip_form=skip_form, skip_reasons=SKIP_REASONS,
+        item_template=f"annotation/partials/_item_{batch.kind}.html",
+        submit_url=reverse("queue:submit", args=[batch.pk, assignment.pk]),
+        skip_url=reverse("queue:skip", args=[batch.pk, assignment.pk]),
+    )
+    return context
+
+
+def _render_item(request: HttpRequest, context: dict[str, Any], status: int = 200
+                 ) -> HttpResponse:
+    """The partial for htmx, the full page otherwise; the same URL serves both."""
+    template = ITEM_PARTIAL if _is_htmx(request) else WORK_PAGE
+    response = render(request, template, context, status=status)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+def _next_or_redirect(request: HttpRequest, batch: Batch) -> HttpResponse:
+    if not _is_htmx(request):
+        return redirect("queue:work", batch_id=batch.pk)
+    assignment = selectors.next_assignment(request.user, batch)
+    return _render_item(request, _item_context(request, batch, assignment))
+
+
+@login_required
+@require_GET
+def queue_list(request: HttpRequest) -> HttpResponse:
+    queues = selectors.queues_for(request.user)
+    return render(request, "annotation/queue/list.html", {"queues": queues})
+
+
+@login_required
+@require_GET
+def work(request: HttpRequest, batch_id: int) -> HttpResponse:
+    batch = selectors.batch_for_annotator(request.user, batch_id)
+    assignment = selectors.next_assignment(request.user, batch)
+    return _render_item(request, _item_context(request, batch, assignment))
+
+
+@login_required
+@require_GET
+def item(request: HttpRequest, batch_id: int, assignment_id: int) -> HttpResponse:
+    assignment = _own_assignment(request, batch_id, assignment_id)
+    return _render_item(request, _item_context(request, assignment.batch, assignment))
+
+
+@login_required
+@require_GET
+def back(request: HttpRequest, batch_id: int) -> HttpResponse:
+    """The previously finished item, to edit it; `?before=<id>` walks further back."""
+    batch = selectors.batch_for_annotator(request.user, batch_id)
+    before = None
+    if request.GET.get("before", "").isdigit():
+        before = _own_assignment(request, batch.pk, int(request.GET["before"]))
+    previous = selectors.previous_assignment(request.user, batch, before)
+    if previous is None:
+        current = before or selectors.next_assignment(request.user, batch)
+        return _render_item(request, _item_context(
+            request, batch, current, notice="There is no earlier item to go back to."))
+    if not _is_htmx(request):
+        return redirect("queue:item", batch_id=batch.pk, assignment_id=previous.pk)
+    return _render_item(request, _item_context(request, batch, previous))
+
+
+@login_required
+@require_POST
+def submit(request: HttpRequest, batch_id: int, assignment_id: int) -> HttpResponse:
+    assignment = _own_assignment(request, batch_id, assignment_id)
+    envelope = AnswerEnvelopeForm(request.POST)
+    answers = {k: v for k, v in request.POST.items() if k not in ENVELOPE_FIELDS and v}
+    try:
+        if not envelope.is_valid():
+            raise ServiceError(" ".join(
+                f"{name}: {' '.join(errors)}" for name, errors in envelope.errors.items()))
+        label_submit(assignment=assignment, annotator=request.user, answers=answers,
+                     note=envelope.cleaned_data["note"],
+                     client_id=envelope.cleaned_data["client_id"],
+                     time_spent_ms=envelope.time_spent_ms(assignment.pk))
+    except ServiceError as exc:
+        # Show the item again with the annotator's choices kept; htmx only swaps 2xx.
+        # Nothing was stored, so the form gets a fresh idempotency id; the render time stays.
+        context = _item_context(
+            request, assignment.batch, assignment, answers=answers,
+            note=request.POST.get("note", ""), error=str(exc),
+            rendered=request.POST.get("rendered", ""))
+        return _render_item(request, context, status=200 if _is_htmx(request) else 422)
+    return _next_or_redirect(request, assignment.batch)
+
+
+@login_required
+@require_POST
+def skip(request: HttpRequest, batch_id: int, assignment_id: int) -> HttpResponse:
+    assignment = _own_assignment(request, batch_id, assignment_id)
+    form = SkipForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ServiceError(" ".join(e for errors in form.errors.values() for e in errors))
+        assignment_skip(assignment=assignment, annotator=request.user,
+                        reason=form.reason_text(), client_id=form.cleaned_data["client_id"],
+                        time_spent_ms=form.time_spent_ms(assignment.pk))
+    except ServiceError as exc:
+        context = _item_context(
+            request, assignment.batch, assignment, error=str(exc), skip_form=form,
+            rendered=request.POST.get("rendered", ""))
+        return _render_item(request, context, status=200 if _is_htmx(request) else 422)
+    return _next_or_redirect(request, assignment.batch)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    current = profile_for(request.user)
+    form = ProfileForm(request.POST or None,
+                       initial={"working_language": current.working_language})
+    if request.method == "POST" and form.is_valid():
+        try:
+            profile_update(user=request.user,
+                           working_language=form.cleaned_data["working_language"])
+        except ServiceError as exc:
+            form.add_error("working_language", str(exc))
+        else:
+            messages.success(request, "Working language saved.")
+            return redirect("queue:profile")
+    token = Token.objects.filter(user=request.user).first()
+    return render(request, "annotation/queue/profile.html", {
+        "form": form, "token": token, "languages": language_suggestions(),
+    }, status=422 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def token_regenerate(request: HttpRequest) -> HttpResponse:
+    """Create the user's API token, or replace it (the old one stops working at once)."""
+    user_token_regenerate(user=request.user)
+    messages.success(request, "A new API token was created; the old one no longer works.")
+    return redirect("queue:profile")
+
+
+urlpatterns = [
+    path("", queue_list, name="list"),
+    path("profile/", profile, name="profile"),
+    path("profile/token/", token_regenerate, name="token"),
+    path("<int:batch_id>/", work, name="work"),
+    path("<int:batch_id>/back/", back, name="back"),
+    path("<int:batch_id>/items/<int:assignment_id>/", item, name="item"),
+    path("<int:batch_id>/items/<int:assignment_id>/submit/", submit, name="submit"),
+    path("<int:batch_id>/items/<int:assignment_id>/skip/", skip, name="skip"),
+]
