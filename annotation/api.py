@@ -12,9 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
-from django.http import Http404
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
@@ -31,9 +28,6 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView, exception_handler
 
-from judging.models import JudgeDecision
-from judging.models import Response as ModelResponse
-
 from .importers import (
     ImportRejected,
     import_benchmark,
@@ -43,13 +37,7 @@ from .importers import (
 )
 from .models import (
     Assignment,
-    Batch,
     Benchmark,
-    Group,
-    Item,
-    Label,
-    Pair,
-    Requirement,
     Submission,
     TaskKind,
 )
@@ -57,7 +45,9 @@ from .selectors import (
     assignment_for,
     batch_for_annotator,
     batch_progress,
+    batch_with_counts,
     batches_with_progress,
+    benchmarks_with_counts,
     current_answers,
     next_assignment,
     queue_progress,
@@ -308,26 +298,6 @@ class AssignmentSkipApi(ApiView):
 
 # --- admins: benchmarks and imports ---------------------------------------------------------
 
-def _count_of(model: Any, benchmark_path: str) -> Coalesce:
-    rows = (model.objects.filter(**{benchmark_path: OuterRef("pk")}).order_by()
-            .values(benchmark_path).annotate(n=Count("pk")).values("n"))
-    return Coalesce(Subquery(rows), 0)
-
-
-def benchmarks_with_counts() -> QuerySet[Benchmark]:
-    # TODO(selectors): belongs in annotation/selectors.py beside batches_with_progress.
-    return Benchmark.objects.annotate(
-        n_groups=_count_of(Group, "benchmark"),
-        n_items=_count_of(Item, "benchmark"),
-        n_requirements=_count_of(Requirement, "group__benchmark"),
-        n_responses=_count_of(ModelResponse, "item__benchmark"),
-        n_judge_decisions=_count_of(JudgeDecision, "judgment__response__item__benchmark"),
-        n_pairs=_count_of(Pair, "benchmark"),
-        n_batches=_count_of(Batch, "benchmark"),
-        n_labels=_count_of(Label, "benchmark"),
-    ).order_by("name")
-
-
 @component("BenchmarkCounts")
 class BenchmarkCountsSerializer(serializers.Serializer):
     groups = serializers.IntegerField(source="n_groups")
@@ -407,16 +377,6 @@ class ImportApi(AdminApiView):
 
 # --- admins: batches ------------------------------------------------------------------------
 
-def _batch_with_counts(pk: int) -> Batch:
-    # TODO(selectors): a batch_detail selector would own this.
-    batch = (batches_with_progress().select_related("created_by")
-             .annotate(n_overlap=Count("units", filter=Q(units__is_overlap=True), distinct=True))
-             .filter(pk=pk).first())
-    if batch is None:
-        raise Http404("no such batch")
-    return batch
-
-
 @component("AnnotatorProgress")
 class AnnotatorProgressSerializer(serializers.Serializer):
     annotator = serializers.CharField()
@@ -445,7 +405,7 @@ class BatchDetailSerializer(serializers.Serializer):
 
 
 def _batch_detail_data(pk: int) -> dict[str, Any]:
-    batch = _batch_with_counts(pk)
+    batch = batch_with_counts(pk)
     return BatchDetailSerializer({"batch": batch, "annotators": batch_progress(batch)}).data
 
 

@@ -10,10 +10,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
-from .models import Assignment, AssignmentStatus, Batch, Item, Label, Requirement
+from .models import (
+    Assignment,
+    AssignmentStatus,
+    Batch,
+    BatchUnit,
+    Benchmark,
+    Group,
+    Item,
+    Label,
+    Pair,
+    Requirement,
+)
 from .tasks import Question, questions_for
 
 ASSIGNMENT_RELATED = (
@@ -178,26 +190,73 @@ def queue_progress(user: AbstractBaseUser, batch: Batch) -> Progress:
 
 
 def batch_progress(batch: Batch) -> list[dict[str, Any]]:
-    """Progress per annotator of one batch: counts and time spent, one aggregate query."""
+    """Progress per annotator of one batch: counts, overlap share and time, one query."""
     rows = (Assignment.objects.filter(batch=batch)
             .values("annotator_id", "annotator__username")
-            .annotate(**_PROGRESS, time_ms=Sum("time_spent_ms"))
+            .annotate(**_PROGRESS, time_ms=Sum("time_spent_ms"),
+                      overlap=Count("id", filter=Q(unit__is_overlap=True)))
             .order_by("annotator__username"))
     return [
         {"annotator": r["annotator__username"], "annotator_id": r["annotator_id"],
          "progress": Progress(r["total"], r["done"], r["skipped"]),
-         "time_spent_ms": r["time_ms"] or 0}
+         "overlap": r["overlap"], "time_spent_ms": r["time_ms"] or 0}
         for r in rows
     ]
 
 
+def _count(queryset: QuerySet, by: str, counted: Any = None) -> Coalesce:
+    """A correlated COUNT subquery (`queryset` filtered on OuterRef("pk"), grouped by `by`).
+    Several of them on one row cost one query, without the fan-out of joining the counted
+    tables together (units x assignments rows per batch)."""
+    subquery = (queryset.order_by().values(by)
+                .annotate(n=counted or Count("pk")).values("n"))
+    return Coalesce(Subquery(subquery, output_field=IntegerField()), Value(0))
+
+
+def benchmarks_with_counts() -> QuerySet[Benchmark]:
+    from judging.models import JudgeDecision, Response
+
+    outer = OuterRef("pk")
+    items = Item.objects.filter(benchmark=outer)
+    return Benchmark.objects.order_by("name").annotate(
+        n_items=_count(items, "benchmark"),
+        n_languages=_count(items, "benchmark", Count("language", distinct=True)),
+        n_groups=_count(Group.objects.filter(benchmark=outer), "benchmark"),
+        n_requirements=_count(Requirement.objects.filter(group__benchmark=outer),
+                              "group__benchmark"),
+        n_responses=_count(Response.objects.filter(item__benchmark=outer), "item__benchmark"),
+        n_judge_decisions=_count(
+            JudgeDecision.objects.filter(judgment__response__item__benchmark=outer),
+            "judgment__response__item__benchmark"),
+        n_pairs=_count(Pair.objects.filter(benchmark=outer), "benchmark"),
+        n_batches=_count(Batch.objects.filter(benchmark=outer), "benchmark"),
+        n_labels=_count(Label.objects.filter(benchmark=outer), "benchmark"),
+    )
+
+
 def batches_with_progress(benchmark_id: int | None = None) -> QuerySet[Batch]:
-    batches = Batch.objects.select_related("benchmark").annotate(
-        n_units=Count("units", distinct=True),
-        n_assignments=Count("assignments", distinct=True),
-        n_done=Count("assignments", filter=Q(assignments__status=AssignmentStatus.DONE),
-                     distinct=True),
+    outer = OuterRef("pk")
+    units = BatchUnit.objects.filter(batch=outer)
+    assignments = Assignment.objects.filter(batch=outer)
+    batches = Batch.objects.select_related("benchmark", "created_by").annotate(
+        n_units=_count(units, "batch"),
+        n_overlap=_count(units.filter(is_overlap=True), "batch"),
+        n_assignments=_count(assignments, "batch"),
+        n_done=_count(assignments.filter(status=AssignmentStatus.DONE), "batch"),
     )
     if benchmark_id is not None:
         batches = batches.filter(benchmark_id=benchmark_id)
     return batches
+
+
+def batch_with_counts(pk: int) -> Batch:
+    batch = batches_with_progress().filter(pk=pk).first()
+    if batch is None:
+        raise Http404("no such batch")
+    return batch
+
+
+def batch_language_counts(batch: Batch) -> list[dict[str, Any]]:
+    return list(BatchUnit.objects.filter(batch=batch).values("language")
+                .annotate(units=Count("id"), overlap=Count("id", filter=Q(is_overlap=True)))
+                .order_by("language"))
