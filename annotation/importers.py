@@ -865,9 +865,13 @@ def import_labels(*, data: bytes, file_name: str, benchmark_name: str,
         _report(progress, done, len(rows))
     problems.raise_if_any()
 
+    refs = {(row.task, row.unit): units.refs(row.task, row.unit,
+                                             per_requirement=TASKS[row.task].field(
+                                                 row.field).per_requirement)
+            for row in valid}
     summary = ImportSummary(file_name=file_name, lines=len(valid))
     with transaction.atomic():
-        _write_labels(benchmark, valid, summary)
+        _write_labels(benchmark, valid, refs, summary)
     return summary
 
 
@@ -923,40 +927,52 @@ def _read_label_rows(data: bytes, problems: Problems) -> list[_LabelRow]:
     return rows
 
 
+@dataclass(frozen=True)
+class UnitRefs:
+    """What a label's unit points to, stored on the label so reports can group labels by
+    language, subset, requirement category or model with joins instead of parsing keys."""
+
+    item_id: int | None = None
+    requirement_id: int | None = None
+    pair_id: int | None = None
+    model: str = ""
+
+
 class UnitIndex:
-    """Answers 'does this unit exist in the benchmark?' for every task kind, loading each
-    kind of unit once."""
+    """Answers 'does this unit exist in the benchmark, and what does it point to?' for every
+    task kind, loading each kind of unit once."""
 
     def __init__(self, benchmark: Benchmark) -> None:
         self.benchmark = benchmark
-        self._items: dict[str, tuple[str, int]] | None = None
-        self._requirements: set[tuple[int, str]] | None = None
-        self._pairs: set[str] | None = None
-        self._decisions: set[str] | None = None
+        self._items: dict[str, tuple[str, int, int]] | None = None
+        self._requirements: dict[tuple[int, str], int] | None = None
+        self._pairs: dict[str, int] | None = None
+        self._decisions: dict[str, UnitRefs] | None = None
 
     @property
-    def items(self) -> dict[str, tuple[str, int]]:
+    def items(self) -> dict[str, tuple[str, int, int]]:
+        """item key -> (language, group id, item id)"""
         if self._items is None:
-            self._items = {k: (lang, g) for k, lang, g in Item.objects.filter(
-                benchmark=self.benchmark).values_list("key", "language", "group_id")}
+            self._items = {k: (lang, g, pk) for k, lang, g, pk in Item.objects.filter(
+                benchmark=self.benchmark).values_list("key", "language", "group_id", "id")}
         return self._items
 
     @property
-    def requirements(self) -> set[tuple[int, str]]:
+    def requirements(self) -> dict[tuple[int, str], int]:
         if self._requirements is None:
-            self._requirements = set(Requirement.objects.filter(
-                group__benchmark=self.benchmark).values_list("group_id", "key"))
+            self._requirements = {(g, k): pk for g, k, pk in Requirement.objects.filter(
+                group__benchmark=self.benchmark).values_list("group_id", "key", "id")}
         return self._requirements
 
     @property
-    def pairs(self) -> set[str]:
+    def pairs(self) -> dict[str, int]:
         if self._pairs is None:
-            self._pairs = set(Pair.objects.filter(benchmark=self.benchmark)
-                              .values_list("key", flat=True))
+            self._pairs = dict(Pair.objects.filter(benchmark=self.benchmark)
+                               .values_list("key", "id"))
         return self._pairs
 
     @property
-    def decisions(self) -> set[str]:
+    def decisions(self) -> dict[str, UnitRefs]:
         if self._decisions is None:
             from .tasks import judge_unit_key
 
@@ -964,8 +980,13 @@ class UnitIndex:
                 judgment__response__item__benchmark=self.benchmark,
                 judgment__protocol=Protocol.REQUIREMENTS,
             ).values_list("judgment__response__item__key", "judgment__response__model",
-                          "requirement__key", "judgment__judge")
-            self._decisions = {judge_unit_key(*row) for row in rows}
+                          "requirement__key", "judgment__judge",
+                          "judgment__response__item_id", "requirement_id")
+            self._decisions = {
+                judge_unit_key(item, model, req, judge): UnitRefs(
+                    item_id=item_id, requirement_id=req_id, model=model)
+                for item, model, req, judge, item_id, req_id in rows
+            }
         return self._decisions
 
     def problem(self, task: str, unit: str, *, per_requirement: bool) -> str | None:
@@ -994,8 +1015,21 @@ class UnitIndex:
             return f"{unit!r} is an English item; translation validation needs a translation"
         return None
 
+    def refs(self, task: str, unit: str, *, per_requirement: bool) -> UnitRefs:
+        """What a valid unit points to (call `problem` first)."""
+        if task == "pairwise_preference":
+            return UnitRefs(pair_id=self.pairs[unit])
+        if task == "judge_agreement":
+            return self.decisions[unit]
+        if per_requirement:
+            item_key, _, req_key = unit.rpartition("#")
+            _, group_id, item_id = self.items[item_key]
+            return UnitRefs(item_id=item_id, requirement_id=self.requirements[(group_id, req_key)])
+        return UnitRefs(item_id=self.items[unit][2])
 
-def _write_labels(benchmark: Benchmark, rows: list[_LabelRow], summary: ImportSummary) -> None:
+
+def _write_labels(benchmark: Benchmark, rows: list[_LabelRow],
+                  refs: dict[tuple[str, str], UnitRefs], summary: ImportSummary) -> None:
     User = get_user_model()
     names = sorted({row.annotator for row in rows})
     users = {u.username: u for u in User.objects.filter(username__in=names)}
@@ -1022,8 +1056,11 @@ def _write_labels(benchmark: Benchmark, rows: list[_LabelRow], summary: ImportSu
         user = users[row.annotator]
         label = current.get((row.task, row.unit, user.pk, row.field))
         if label is None:
+            ref = refs[(row.task, row.unit)]
             label = Label(benchmark=benchmark, task=row.task, unit=row.unit, annotator=user,
-                          field=row.field, value=row.value, note=row.note)
+                          field=row.field, value=row.value, note=row.note,
+                          item_id=ref.item_id, requirement_id=ref.requirement_id,
+                          pair_id=ref.pair_id, model=ref.model)
             new.append(label)
             current[(row.task, row.unit, user.pk, row.field)] = label
         elif (label.value, label.note) != (row.value, row.note):

@@ -253,6 +253,16 @@ class Label(models.Model):
     value = models.CharField(max_length=50)
     note = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # What the unit points to, derived from its key when the label is written, so reports
+    # break agreement down by language, subset, category or model with joins. SET_NULL: a
+    # requirement removed by a re-import must never take a human label with it.
+    item = models.ForeignKey(Item, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    requirement = models.ForeignKey(Requirement, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    pair = models.ForeignKey(Pair, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    model = models.CharField(max_length=200, blank=True)
 
     class Meta:
         constraints = [

@@ -26,7 +26,7 @@ from .models import (
     Submission,
 )
 from .selectors import questions_for_assignment
-from .tasks import Candidate, Filters, task_spec
+from .tasks import Candidate, Filters, Question, task_spec
 
 
 class ServiceError(ValueError):
@@ -188,6 +188,17 @@ def _check_owner(assignment: Assignment, annotator: AbstractBaseUser) -> None:
         raise ServiceError("this item is not assigned to you")
 
 
+def _unit_refs(assignment: Assignment, question: Question) -> dict[str, object]:
+    unit = assignment.unit
+    refs: dict[str, object] = {"item_id": unit.item_id, "pair_id": unit.pair_id}
+    if question.requirement is not None:
+        refs["requirement_id"] = question.requirement.pk
+    if unit.decision is not None:
+        refs["requirement_id"] = unit.decision.requirement_id
+        refs["model"] = unit.decision.judgment.response.model
+    return refs
+
+
 @transaction.atomic
 def label_submit(*, assignment: Assignment, annotator: AbstractBaseUser, answers: dict[str, str],
                  note: str = "", client_id: str, time_spent_ms: int | None = None,
@@ -201,7 +212,8 @@ def label_submit(*, assignment: Assignment, annotator: AbstractBaseUser, answers
     # Serialise submissions on one assignment (double clicks, two tabs). Lock the assignment
     # row only: PostgreSQL refuses FOR UPDATE on the nullable side of the outer joins below.
     assignment = Assignment.objects.select_for_update(of=("self",)).select_related(
-        "unit__item__group", "batch__benchmark").get(pk=assignment.pk)
+        "unit__item__group", "unit__decision__judgment__response", "batch__benchmark",
+    ).get(pk=assignment.pk)
     # Under the lock, so a retry sent while the first request is still writing finds it.
     existing = _existing_submission(client_id, annotator, assignment)
     if existing is not None:
@@ -241,6 +253,7 @@ def label_submit(*, assignment: Assignment, annotator: AbstractBaseUser, answers
             label = Label.objects.create(
                 benchmark=benchmark, task=kind, unit=question.label_unit, annotator=annotator,
                 field=question.field.name, value=value, note=note,
+                **_unit_refs(assignment, question),
             )
         elif (label.value, label.note) != (value, note):
             label.value, label.note, label.updated_at = value, note, now

@@ -355,3 +355,32 @@ def test_concurrent_retries_of_one_submission_store_it_once(make_batch, annotato
     assert LabelEvent.objects.count() == (1 if action == "submit" else 0)
     assignment.refresh_from_db()
     assert assignment.time_spent_ms == 100
+
+
+@pytest.mark.django_db
+def test_labels_point_to_what_their_unit_is_about_whichever_way_they_arrive(
+        make_batch, annotator_a, demo_benchmark):
+    """Reports group labels by language, category and model through these references; a
+    web submission and an imported row for the same kind of unit must carry the same."""
+    from annotation.importers import import_labels
+
+    batch = make_batch(TaskKind.JUDGE_AGREEMENT, size=4, overlap=0)
+    assignment = batch.assignments.filter(annotator=annotator_a).select_related(
+        "unit__decision__judgment__response").first()
+    label_submit(assignment=assignment, annotator=annotator_a, answers={"agree": "no"},
+                 note="misses the limit", client_id="refs-1")
+    decision = assignment.unit.decision
+    web = Label.objects.get(annotator=annotator_a, unit=assignment.unit.unit_key)
+    assert (web.item_id, web.requirement_id, web.model) == (
+        decision.judgment.response.item_id, decision.requirement_id,
+        decision.judgment.response.model)
+
+    import_labels(data=(f"task,unit,annotator,field,value,note\n"
+                        f"judge_agreement,{assignment.unit.unit_key},carol,agree,yes,\n"
+                        f"pairwise_preference,pair-001,carol,preference,tie,\n").encode(),
+                  file_name="labels.csv", benchmark_name=demo_benchmark.name)
+    imported = Label.objects.get(annotator__username="carol", task="judge_agreement")
+    assert (imported.item_id, imported.requirement_id, imported.model) == (
+        web.item_id, web.requirement_id, web.model)
+    pair_label = Label.objects.get(annotator__username="carol", task="pairwise_preference")
+    assert pair_label.pair.key == "pair-001" and pair_label.item_id is None
