@@ -739,7 +739,9 @@ def import_pairs(*, data: bytes, file_name: str, benchmark_name: str,
         for name in PAIR_TEXT_FIELDS:
             values[name] = _string(obj, name, number, problems, required=True,
                                    allow_empty=name.startswith("response"))
-        preferences: dict[str, str] = {}
+        # (judge, swapped) -> preference; `swapped` marks a verdict given with the two
+        # responses shown in the other order (for position consistency).
+        preferences: dict[tuple[str, bool], str] = {}
         raw_judgments = obj.get("judgments", [])
         if not isinstance(raw_judgments, list):
             problems.add(number, "judgments", f"expected a list, got {_json_type(raw_judgments)}")
@@ -750,15 +752,22 @@ def import_pairs(*, data: bytes, file_name: str, benchmark_name: str,
                 problems.add(number, f"judgments[{index}]",
                              f"expected an object, got {_json_type(raw)}")
                 continue
-            _check_fields(raw, {"judge", "preference"}, number, problems, at)
+            _check_fields(raw, {"judge", "preference", "swapped"}, number, problems, at)
             judge = _string(raw, "judge", number, problems, required=True, at=at)
             preference = _string(raw, "preference", number, problems, required=True, at=at)
-            if preference is not None and preference.lower() not in PairJudgment.Preference.values:
+            swapped = raw.get("swapped", False)
+            if not isinstance(swapped, bool):
+                problems.add(number, f"{at}swapped", f"expected true or false, got "
+                             f"{_json_type(swapped)}")
+            elif preference is not None and (
+                preference.lower() not in PairJudgment.Preference.values
+            ):
                 problems.add(number, f"{at}preference", f"{preference!r} is not a, b or tie")
             elif judge is not None and preference is not None:
-                if judge in preferences:
-                    problems.add(number, f"{at}judge", f"{judge!r} judged this pair twice")
-                preferences[judge] = preference.lower()
+                if (judge, swapped) in preferences:
+                    order = " in swapped order" if swapped else ""
+                    problems.add(number, f"{at}judge", f"{judge!r} judged this pair twice{order}")
+                preferences[(judge, swapped)] = preference.lower()
         if key is not None and key in first_line:
             problems.add(number, "id", f"duplicate id {key!r} (first on line {first_line[key]})")
         elif key is not None and ("|" in key or "#" in key):
@@ -791,15 +800,16 @@ def import_pairs(*, data: bytes, file_name: str, benchmark_name: str,
         Pair.objects.bulk_update(changed, fields, batch_size=1000)
         summary.count("pairs", created=len(new), updated=len(changed))
         pairs = {p.key: p for p in Pair.objects.filter(benchmark=benchmark)}
-        current = {(j.pair_id, j.judge): j for j in PairJudgment.objects.filter(
+        current = {(j.pair_id, j.judge, j.swapped): j for j in PairJudgment.objects.filter(
             pair__benchmark=benchmark)}
         new_j, changed_j = [], []
         for _, values, preferences in parsed:
             pair = pairs[values["id"]]
-            for judge, preference in preferences.items():
-                judgment = current.get((pair.pk, judge))
+            for (judge, swapped), preference in preferences.items():
+                judgment = current.get((pair.pk, judge, swapped))
                 if judgment is None:
-                    new_j.append(PairJudgment(pair=pair, judge=judge, preference=preference))
+                    new_j.append(PairJudgment(pair=pair, judge=judge, swapped=swapped,
+                                              preference=preference))
                 elif judgment.preference != preference:
                     judgment.preference = preference
                     changed_j.append(judgment)

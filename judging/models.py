@@ -72,11 +72,15 @@ class PairJudgment(models.Model):
 
     pair = models.ForeignKey("annotation.Pair", on_delete=models.CASCADE, related_name="judgments")
     judge = models.CharField(max_length=200)
+    # The judge saw response B first. `preference` still names the pair's own A and B, so
+    # the two orders compare directly (position consistency).
+    swapped = models.BooleanField(default=False)
     preference = models.CharField(max_length=3, choices=Preference.choices)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["pair", "judge"], name="pairjudgment_one_per_judge"),
+            models.UniqueConstraint(fields=["pair", "judge", "swapped"],
+                                    name="pairjudgment_one_per_judge_and_order"),
         ]
 
     def __str__(self) -> str:

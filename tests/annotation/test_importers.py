@@ -1314,3 +1314,22 @@ def test_the_demo_labels_fixture_imports(run, demo_benchmark):
     assert "Thanksgiving, and pumpkin pie" in Label.objects.get(
         unit="hard-007-en", annotator__username="legacy_annotator_1",
         field="cultural_accessibility").note
+
+
+@pytest.mark.django_db
+def test_a_judge_may_judge_a_pair_in_both_orders(run):
+    """Extension of format 3: `swapped: true` marks the verdict given with B shown first."""
+    run("pairs", jsonl(pair("p1", {"judge": "j", "preference": "a"},
+                            {"judge": "j", "preference": "b", "swapped": True})))
+    assert sorted(PairJudgment.objects.values_list("judge", "swapped", "preference")) == [
+        ("j", False, "a"), ("j", True, "b")]
+    problems = rejected(run, "pairs", jsonl(pair("p2", {"judge": "j", "preference": "a",
+                                                        "swapped": True},
+                                                 {"judge": "j", "preference": "a",
+                                                  "swapped": True})))
+    assert problems == ["pairs.jsonl:1: judgments[1].judge: 'j' judged this pair twice in "
+                        "swapped order"]
+    problems = rejected(run, "pairs", jsonl(pair("p3", {"judge": "j", "preference": "a",
+                                                        "swapped": "yes"})))
+    assert problems == ["pairs.jsonl:1: judgments[0].swapped: expected true or false, got "
+                        "a string"]
