@@ -53,6 +53,8 @@ ALLOWED_HOSTS = [
 ]
 
 INSTALLED_APPS = [
+    # First, so that its `runserver` (TCP_NODELAY over whitenoise's) is the one Django runs.
+    "annotation",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -64,7 +66,6 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_htmx",
-    "annotation",
     "judging",
 ]
 
