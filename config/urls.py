@@ -6,6 +6,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/reports/", include("judging.api_urls")),
     path("api/", include("annotation.api_urls")),
+    path("reports/", include(("judging.urls", "reports"))),
     path("", include("annotation.urls")),
 ]

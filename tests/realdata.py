@@ -205,3 +205,107 @@ def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> Path:
         for record in records:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     return path
+
+
+# --- LLMBar -----------------------------------------------------------------------------------
+# princeton-nlp/LLMBar (llmbar/SOURCE.md): pairs with one gold label each, and the verdicts of
+# 2 judges x 2 prompting strategies in both presentation orders.
+
+LLMBAR_SUBSETS = (
+    "LLMBar/Natural",
+    "LLMBar/Adversarial/Neighbor",
+    "LLMBar/Adversarial/GPTInst",
+    "LLMBar/Adversarial/GPTOut",
+    "LLMBar/Adversarial/Manual",
+    "Processed/FairEval",
+    "Processed/LLMEval^2",
+    "Processed/MT-Bench",
+)
+LLMBAR_JUDGES = ("GPT-4", "ChatGPT")
+LLMBAR_STRATEGIES = ("Vanilla_NoRules", "Metrics_Reference")
+LLMBAR_GOLD_ANNOTATOR = "llmbar-gold"
+# `winner` is already in the original numbering; null = the completion could not be parsed,
+# which LLMBar counts as wrong, as a "tie" is against a gold of 1 or 2.
+LLMBAR_WINNER = {"1": "a", "2": "b", None: "tie"}
+LLMBAR_LABEL = {1: "a", 2: "b"}
+
+
+def llmbar_slug(subset: str) -> str:
+    """`Processed/LLMEval^2` -> `llmbar-processed-llmeval2` (a benchmark name and id prefix)."""
+    cleaned = "".join(c if c.isalnum() else "-" for c in subset.lower().replace("^", ""))
+    return "llmbar-" + "-".join(part for part in cleaned.split("-") if part)
+
+
+def llmbar_judge_name(judge: str, strategy: str) -> str:
+    return f"{judge}/{strategy}"
+
+
+def llmbar_pair_id(subset: str, index: int) -> str:
+    return f"{llmbar_slug(subset)}-{index}"
+
+
+def llmbar_pairs(data_dir: Path, subset: str) -> list[dict[str, Any]]:
+    """One pair per dataset item, with every judge x strategy verdict in both orders
+    (`"swapped": true` for the `swap = True` run)."""
+    root = data_dir / "llmbar" / subset
+    items = _load_json(root / "dataset.json")
+    verdicts: dict[str, list[dict[str, Any]]] = {}
+    for judge in LLMBAR_JUDGES:
+        for strategy in LLMBAR_STRATEGIES:
+            results = _load_json(root / "evaluators" / judge / strategy / "result.json")
+            if len(results) != len(items):
+                raise ValueError(f"{subset} {judge}/{strategy}: {len(results)} results for "
+                                 f"{len(items)} items")
+            verdicts[llmbar_judge_name(judge, strategy)] = results
+    records = []
+    for index, item in enumerate(items):
+        judgments = []
+        for name, results in verdicts.items():
+            result = results[index]
+            if (result["input"], result["label"]) != (item["input"], item["label"]):
+                raise ValueError(f"{subset} {name}: result {index} is not dataset item {index}")
+            final = result["results"][-1]
+            for swapped in (False, True):
+                winner = final[f"swap = {swapped}"]["winner"]
+                judgments.append({"judge": name, "swapped": swapped,
+                                  "preference": LLMBAR_WINNER[winner]})
+        records.append({
+            "id": llmbar_pair_id(subset, index), "language": "en",
+            "instruction": item["input"],
+            "model_a": "output_1", "response_a": _response_text(item["output_1"]),
+            "model_b": "output_2", "response_b": _response_text(item["output_2"]),
+            "judgments": judgments,
+        })
+    return records
+
+
+def llmbar_labels_csv(data_dir: Path, subset: str) -> str:
+    """The gold label of every item as one annotator's labels (format 4)."""
+    items = _load_json(data_dir / "llmbar" / subset / "dataset.json")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["task", "unit", "annotator", "field", "value", "note"])
+    for index, item in enumerate(items):
+        writer.writerow(["pairwise_preference", llmbar_pair_id(subset, index),
+                         LLMBAR_GOLD_ANNOTATOR, "preference", LLMBAR_LABEL[item["label"]], ""])
+    return out.getvalue()
+
+
+def _fraction(text: str) -> float:
+    """`"97 / 100 = 97.0%"` -> 0.97 (from the counts, not the rounded percentage)."""
+    counts = text.split("=")[0]
+    numerator, denominator = (int(part) for part in counts.split("/"))
+    return numerator / denominator
+
+
+def llmbar_statistics(data_dir: Path, subset: str, judge: str, strategy: str) -> dict[str, float]:
+    """The published run summary as fractions: `acc` (the paper's Acc., mean of both orders)
+    and `agr` (Agr., the same winner in both orders); `acc_printed` is the file's own
+    `correct_average` string."""
+    stats = _load_json(data_dir / "llmbar" / subset / "evaluators" / judge / strategy
+                       / "statistics.json")
+    return {
+        "acc": (_fraction(stats["correct_False"]) + _fraction(stats["correct_True"])) / 2,
+        "acc_printed": float(stats["correct_average"].rstrip("%")) / 100,
+        "agr": _fraction(stats["equal"]),
+    }

@@ -143,7 +143,7 @@ def test_dashboard_shows_benchmark_counts_batches_and_import_jobs(admin_client, 
     assert "Judge &lt;b&gt;batch&lt;/b&gt;" in html
     assert "pairs.jsonl" in html
     assert reverse("manage:import") in html and reverse("manage:batch_create") in html
-    assert "Agreement reports" not in html  # no such page yet: no dead link
+    assert f'{reverse("reports:agreement")}?benchmark={DEMO}' in html
 
 
 def test_dashboard_query_count_does_not_grow_with_benchmarks_and_batches(
@@ -158,7 +158,7 @@ def test_dashboard_query_count_does_not_grow_with_benchmarks_and_batches(
     with django_assert_max_num_queries(5):
         response = admin_client.get(reverse("manage:dashboard"))
     assert response.status_code == 200
-    assert response.content.decode().count("empty-") == 3
+    assert response.content.decode().count(">empty-") == 3
 
 
 # --- imports --------------------------------------------------------------------------------

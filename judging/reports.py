@@ -1,0 +1,580 @@
+"""The agreement report of a benchmark (or of one batch): a JSON-able dict.
+
+The web page, the CSV/LaTeX downloads, the REST endpoint, the `agreement_report` command and
+the gold export all render this one dict, so they never disagree. Its shape (keys are stable):
+
+- `fields`: one entry per task and field that has labels, in TASKS order: counts, the paper's
+  ratio after resolution (tables 9 and 13), prevalence, the coefficients over all annotators,
+  each annotator pair, each annotator against the majority of the others, a confusion matrix
+  for exactly two annotators, and breakdowns by language, resource level, subset, requirement
+  category and dimension, and model (the dimensions that apply to the task).
+- `judge_requirements`: the paper's table 3, the share of a judge's YES/NO decisions that the
+  humans confirm (conservative resolution: one "disagree" reverses the decision).
+- `judge_direct_score`: a 1-10 score above the threshold read as "meets all requirements",
+  against the humans' verdict that every requirement is met.
+- `judge_pairwise`: pairwise judges against the majority of the human preferences.
+
+Every statistic is `{"value", "n_units", "n_labels", "reason", "ci95"}`; `value` is null with
+a `reason` when the data leave it undefined. Breakdown keys are the stored values; an empty
+string means the attribute is not set (e.g. an item without a subset). `by_language` entries
+are `{"key", "confirmed"}` (requirements), `{"key", "agreement"}` (direct score) and
+`{"key", "accuracy"}` (pairwise).
+
+Counts come from aggregate queries (judging/selectors.py): the report costs a fixed number of
+queries whatever the number of labels, and the statistics run on numpy arrays.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from itertools import combinations
+from math import isfinite
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.utils import timezone
+
+from annotation.models import Batch, Benchmark, TaskKind
+from annotation.tasks import TASKS, FieldDef, judge_unit_key
+
+from . import agreement
+from .agreement import Stat
+from .selectors import (
+    ReportFilters,
+    annotator_labels,
+    direct_scores,
+    pair_judgments,
+    report_labels,
+    requirement_decisions,
+    requirements_per_group,
+    value_counts,
+    verdict_counts,
+)
+
+__all__ = ["ReportFilters", "agreement_report"]
+
+ORDINAL_TASKS = {TaskKind.TRANSLATION_VALIDATION}
+ITEM_DIMENSIONS = ("language", "resource_level", "subset")
+REQUIREMENT_DIMENSIONS = ("category", "dimension")
+PREFERENCES = ("a", "b", "tie")
+YES, NO = 0, 1  # indices of "yes" and "no" in YES_NO choices
+NO_FILTERS = ReportFilters()
+
+
+def agreement_report(*, benchmark: Benchmark, batch: Batch | None = None,
+                     filters: ReportFilters = NO_FILTERS, n_resamples: int = 1000,
+                     seed: int = 0) -> dict[str, Any]:
+    """Inter-annotator and judge-human agreement of `benchmark` (or of one `batch` of it),
+    restricted by `filters`. Bootstrap intervals use `n_resamples` resamples of units drawn
+    with `seed`, so the same data and seed give the same report."""
+    labels = report_labels(benchmark=benchmark, batch=batch, filters=filters)
+    rows = value_counts(labels)
+    tuples = annotator_labels(labels)
+
+    rows_by_field: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for row in rows:
+        rows_by_field[(row["task"], row["field"])].append(row)
+    tuples_by_field: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
+    for task, field, unit, annotator, value in tuples:
+        tuples_by_field[(task, field)].append((unit, annotator, value))
+
+    fields = []
+    field_data: dict[tuple[str, str], _FieldData] = {}
+    for kind, spec in TASKS.items():
+        for field_def in spec.fields:
+            key = (str(kind), field_def.name)
+            if key not in rows_by_field:
+                continue
+            data = _FieldData.build(str(kind), field_def, rows_by_field[key],
+                                    tuples_by_field[key])
+            field_data[key] = data
+            fields.append(_field_report(data, n_resamples=n_resamples, seed=seed))
+
+    decisions = requirement_decisions(benchmark=benchmark, filters=_without_categories(filters))
+    judge_labels_any_category = report_labels(benchmark=benchmark, batch=batch,
+                                              filters=filters, apply_categories=False)
+    has_judge_labels = (str(TaskKind.JUDGE_AGREEMENT), "agree") in rows_by_field
+    verdicts = verdict_counts(labels) if has_judge_labels else []
+    verdicts_all = (verdict_counts(judge_labels_any_category)
+                    if has_judge_labels and filters.categories else verdicts)
+    pairwise = field_data.get((str(TaskKind.PAIRWISE_PREFERENCE), "preference"))
+
+    return {
+        "benchmark": benchmark.name,
+        "batch": {"id": batch.pk, "name": batch.name} if batch is not None else None,
+        "filters": filters.as_dict(),
+        "generated_at": timezone.now().isoformat(),
+        "fields": fields,
+        "judge_requirements": _judge_requirements(decisions, verdicts, filters),
+        "judge_direct_score": (
+            _judge_direct_score(benchmark, decisions, verdicts_all, filters)
+            if has_judge_labels else []),
+        "judge_pairwise": (_judge_pairwise(benchmark, pairwise)
+                           if pairwise is not None else []),
+    }
+
+
+def _without_categories(filters: ReportFilters) -> ReportFilters:
+    return ReportFilters(languages=filters.languages, subsets=filters.subsets,
+                         models=filters.models)
+
+
+# --- serialising ----------------------------------------------------------------------------
+
+def stat_dict(stat: Stat) -> dict[str, Any]:
+    value, reason = stat.value, stat.reason
+    if value is not None and not isfinite(float(value)):
+        value, reason = None, reason or "not a finite number for these data"
+    ci95 = None
+    if stat.ci95 is not None and value is not None:
+        lo, hi = stat.ci95
+        if lo is not None and hi is not None and isfinite(float(lo)) and isfinite(float(hi)):
+            ci95 = [float(lo), float(hi)]
+    return {"value": None if value is None else float(value), "n_units": int(stat.n_units),
+            "n_labels": int(stat.n_labels), "reason": reason, "ci95": ci95}
+
+
+def _undefined(name: str, reason: str, n_units: int = 0, n_labels: int = 0) -> Stat:
+    return Stat(name=name, value=None, n_units=n_units, n_labels=n_labels, reason=reason)
+
+
+def _share(name: str, hits: np.ndarray, n_labels: int, empty_reason: str) -> Stat:
+    if len(hits) == 0:
+        return _undefined(name, empty_reason, 0, n_labels)
+    return Stat(name=name, value=float(np.mean(hits)), n_units=len(hits), n_labels=n_labels)
+
+
+def _ratio(numerator: int, denominator: int, name: str, n_labels: int, reason: str) -> Stat:
+    if denominator == 0:
+        return _undefined(name, reason, 0, n_labels)
+    return Stat(name=name, value=numerator / denominator, n_units=denominator, n_labels=n_labels)
+
+
+# --- per field -------------------------------------------------------------------------------
+
+class _FieldData:
+    """One field's labels as arrays: `counts` (units x categories, from the aggregate query)
+    and `matrix` (units x annotators, the category index each annotator gave, -1 for none)."""
+
+    def __init__(self, task: str, field_def: FieldDef, categories: list[str],
+                 units: list[str], attributes: list[dict], counts: np.ndarray,
+                 annotators: list[str], matrix: np.ndarray) -> None:
+        self.task = task
+        self.field_def = field_def
+        self.categories = categories
+        self.units = units
+        self.attributes = attributes
+        self.counts = counts
+        self.annotators = annotators
+        self.matrix = matrix
+
+    @classmethod
+    def build(cls, task: str, field_def: FieldDef, rows: list[dict],
+              tuples: list[tuple[str, str, str]]) -> _FieldData:
+        categories = [choice.value for choice in field_def.choices]
+        category_index = {value: i for i, value in enumerate(categories)}
+        units = sorted({row["unit"] for row in rows})
+        unit_index = {unit: i for i, unit in enumerate(units)}
+        attributes: list[dict] = [{} for _ in units]
+        counts = np.zeros((len(units), len(categories)), dtype=np.int64)
+        for row in rows:
+            u = unit_index[row["unit"]]
+            counts[u, category_index[row["value"]]] += row["n"]
+            attributes[u] = row
+        annotators = sorted({annotator for _, annotator, _ in tuples})
+        annotator_index = {name: i for i, name in enumerate(annotators)}
+        matrix = np.full((len(units), len(annotators)), -1, dtype=np.int64)
+        for unit, annotator, value in tuples:
+            matrix[unit_index[unit], annotator_index[annotator]] = category_index[value]
+        return cls(task, field_def, categories, units, attributes, counts, annotators, matrix)
+
+    @property
+    def level(self) -> str:
+        return "ordinal" if self.task in ORDINAL_TASKS else "nominal"
+
+    @property
+    def values(self) -> np.ndarray | None:
+        if self.level == "nominal":
+            return None
+        return np.array([float(c) for c in self.categories])
+
+    @property
+    def is_yes_no(self) -> bool:
+        return self.categories == ["yes", "no"]
+
+    @property
+    def n_labels(self) -> int:
+        return int(self.counts.sum())
+
+    def dimensions(self) -> tuple[str, ...]:
+        if self.task == TaskKind.PAIRWISE_PREFERENCE:
+            return ("language", "model")
+        dims = ITEM_DIMENSIONS
+        if self.field_def.per_requirement or self.task == TaskKind.JUDGE_AGREEMENT:
+            dims += REQUIREMENT_DIMENSIONS
+        if self.task == TaskKind.JUDGE_AGREEMENT:
+            dims += ("model",)
+        return dims
+
+    def keys_of(self, unit: int, dimension: str) -> list[str]:
+        """The breakdown keys a unit falls under (a pair falls under both of its models)."""
+        row = self.attributes[unit]
+        if dimension == "language":
+            return [row["item__language"] or row["pair__language"] or ""]
+        if dimension == "model":
+            if self.task == TaskKind.PAIRWISE_PREFERENCE:
+                return sorted({row["pair__model_a"] or "", row["pair__model_b"] or ""})
+            return [row["model"] or ""]
+        path = {"resource_level": "item__resource_level", "subset": "item__group__subset",
+                "category": "requirement__category",
+                "dimension": "requirement__dimension"}[dimension]
+        return [row[path] or ""]
+
+
+def _one_hot_counts(columns: Sequence[np.ndarray], n_categories: int) -> np.ndarray:
+    """Counts matrix of a few label columns (category indices, -1 missing)."""
+    n_units = len(columns[0]) if columns else 0
+    counts = np.zeros((n_units, n_categories), dtype=np.int64)
+    rows = np.arange(n_units)
+    for column in columns:
+        given = column >= 0
+        np.add.at(counts, (rows[given], column[given]), 1)
+    return counts
+
+
+def _resolved_yes(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per unit, whether the criterion is met after resolution: conservative (any "no"
+    fails) and majority (a tie falls back to conservative)."""
+    conservative = counts[:, NO] == 0
+    majority = agreement.majority(counts)
+    by_majority = np.where(majority < 0, conservative, majority == YES)
+    return conservative, by_majority
+
+
+def _field_report(data: _FieldData, *, n_resamples: int, seed: int) -> dict[str, Any]:
+    counts, n_cat = data.counts, len(data.categories)
+    n_labels = data.n_labels
+    ratio = {"conservative": None, "majority": None}
+    if data.is_yes_no and len(counts):
+        conservative, majority = _resolved_yes(counts)
+        ratio = {"conservative": float(conservative.mean()), "majority": float(majority.mean())}
+    totals = counts.sum(axis=0)
+    prevalence = {c: (float(totals[i] / n_labels) if n_labels else None)
+                  for i, c in enumerate(data.categories)}
+
+    summary = agreement.summary(counts, level=data.level, values=data.values,
+                                n_resamples=n_resamples, seed=seed)
+    stats = {
+        "percent_agreement": summary["percent_agreement"],
+        "cohen_kappa": _field_cohen(data),
+        "fleiss_kappa": summary["fleiss_kappa"],
+        "krippendorff_alpha": summary["krippendorff_alpha"],
+        "gwet_ac1": summary["gwet_ac1"],
+        "brennan_prediger": summary["brennan_prediger"],
+    }
+    return {
+        "task": data.task,
+        "field": data.field_def.name,
+        "level": data.level,
+        "positive": "yes" if data.is_yes_no else None,
+        "n_units": len(data.units),
+        "n_annotators": len(data.annotators),
+        "n_labels": n_labels,
+        "ratio": ratio,
+        "prevalence": prevalence,
+        "stats": {name: stat_dict(stat) for name, stat in stats.items()},
+        "pairs": _pairs(data, n_cat),
+        "vs_consensus": _vs_consensus(data, n_cat),
+        "confusion": _confusion(data),
+        "breakdowns": {dim: _breakdown(data, dim) for dim in data.dimensions()},
+    }
+
+
+def _field_cohen(data: _FieldData) -> Stat:
+    n = len(data.annotators)
+    if n != 2:
+        reason = (f"Cohen's kappa needs exactly 2 annotators; this field has {n}"
+                  + (" (see the annotator pairs)" if n > 2 else ""))
+        return _undefined("cohen_kappa", reason, len(data.units), data.n_labels)
+    return agreement.cohen_kappa(data.matrix[:, 0], data.matrix[:, 1], len(data.categories))
+
+
+def _two_raters(a: np.ndarray, b: np.ndarray, n_cat: int, *, name: str,
+                empty_reason: str) -> tuple[int, Stat, Stat]:
+    shared = (a >= 0) & (b >= 0)
+    n_shared = int(shared.sum())
+    if n_shared == 0:
+        return (0, _undefined("percent_agreement", empty_reason),
+                _undefined("cohen_kappa", empty_reason))
+    a, b = a[shared], b[shared]
+    percent = agreement.percent_agreement(_one_hot_counts([a, b], n_cat))
+    kappa = agreement.cohen_kappa(a, b, n_cat)
+    return n_shared, percent, kappa
+
+
+def _pairs(data: _FieldData, n_cat: int) -> list[dict[str, Any]]:
+    out = []
+    for i, j in combinations(range(len(data.annotators)), 2):
+        n_shared, percent, kappa = _two_raters(
+            data.matrix[:, i], data.matrix[:, j], n_cat, name="pair",
+            empty_reason="the two annotators labelled no unit in common")
+        out.append({"a": data.annotators[i], "b": data.annotators[j], "n_units": n_shared,
+                    "percent_agreement": stat_dict(percent), "cohen_kappa": stat_dict(kappa)})
+    return out
+
+
+def _vs_consensus(data: _FieldData, n_cat: int) -> list[dict[str, Any]]:
+    out = []
+    if not len(data.annotators):
+        return out
+    everyone = _one_hot_counts([data.matrix[:, i] for i in range(len(data.annotators))], n_cat)
+    for i, name in enumerate(data.annotators):
+        own = data.matrix[:, i]
+        others = everyone - _one_hot_counts([own], n_cat)
+        consensus = agreement.majority(others)
+        n_shared, percent, kappa = _two_raters(
+            own, consensus, n_cat, name="consensus",
+            empty_reason="no unit where this annotator and a majority of the others both "
+                         "gave a label (a tie among the others has no majority)")
+        out.append({"annotator": name, "n_units": n_shared,
+                    "percent_agreement": stat_dict(percent), "cohen_kappa": stat_dict(kappa)})
+    return out
+
+
+def _confusion(data: _FieldData) -> dict[str, Any] | None:
+    if len(data.annotators) != 2:
+        return None
+    a, b = data.matrix[:, 0], data.matrix[:, 1]
+    shared = (a >= 0) & (b >= 0)
+    n_cat = len(data.categories)
+    matrix = np.zeros((n_cat, n_cat), dtype=np.int64)
+    np.add.at(matrix, (a[shared], b[shared]), 1)
+    return {"rows": data.annotators[0], "cols": data.annotators[1],
+            "categories": list(data.categories), "matrix": matrix.tolist()}
+
+
+def _breakdown(data: _FieldData, dimension: str) -> list[dict[str, Any]]:
+    groups: dict[str, list[int]] = defaultdict(list)
+    for unit in range(len(data.units)):
+        for key in data.keys_of(unit, dimension):
+            groups[key].append(unit)
+    out = []
+    for key in sorted(groups):
+        counts = data.counts[groups[key]]
+        ratio = None
+        if data.is_yes_no:
+            ratio = float(_resolved_yes(counts)[0].mean())
+        out.append({
+            "key": key,
+            "n_units": len(groups[key]),
+            "ratio_conservative": ratio,
+            "percent_agreement": stat_dict(agreement.percent_agreement(counts)),
+            "krippendorff_alpha": stat_dict(agreement.krippendorff_alpha(
+                counts, level=data.level, values=data.values)),
+            "gwet_ac1": stat_dict(agreement.gwet_ac1(counts)),
+        })
+    return out
+
+
+# --- judges ----------------------------------------------------------------------------------
+
+def _by_key(keys: Iterable[str]) -> dict[str, list[int]]:
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, key in enumerate(keys):
+        groups[key].append(i)
+    return dict(sorted(groups.items()))
+
+
+def _yes_no_index(values: np.ndarray) -> np.ndarray:
+    return np.where(values, YES, NO)
+
+
+def _judge_requirements(decisions: list[tuple], verdicts: list[tuple[str, int, int]],
+                        filters: ReportFilters) -> list[dict[str, Any]]:
+    """Table 3: per judge, the share of its decisions the humans confirm."""
+    by_unit = {}
+    for item_key, model, req_key, judge, decision, _, _, language, category in decisions:
+        if filters.categories and category not in filters.categories:
+            continue
+        by_unit[judge_unit_key(item_key, model, req_key, judge)] = (judge, decision, language)
+    per_judge: dict[str, list[tuple[bool, bool, str, int]]] = defaultdict(list)
+    for unit, yes, no in verdicts:
+        found = by_unit.get(unit)
+        if found is None or yes + no == 0:
+            continue
+        judge, decision, language = found
+        per_judge[judge].append((bool(decision), no == 0, language, yes + no))
+
+    out = []
+    for judge, rows in sorted(per_judge.items()):
+        judge_yes = np.array([r[0] for r in rows])
+        confirmed = np.array([r[1] for r in rows])
+        languages = [r[2] for r in rows]
+        n_labels = int(sum(r[3] for r in rows))
+        human_yes = np.where(confirmed, judge_yes, ~judge_yes)
+        tp = int(np.sum(judge_yes & human_yes))
+        fp = int(np.sum(judge_yes & ~human_yes))
+        fn = int(np.sum(~judge_yes & human_yes))
+        precision = _ratio(tp, tp + fp, "precision", n_labels,
+                           "the judge said YES to none of these requirements")
+        recall = _ratio(tp, tp + fn, "recall", n_labels,
+                        "the humans' verdict is NO on every one of these requirements")
+        if precision.value is None or recall.value is None:
+            f1 = _undefined("f1", "precision or recall is undefined", len(rows), n_labels)
+        elif precision.value + recall.value == 0:
+            f1 = _undefined("f1", "precision and recall are both 0", len(rows), n_labels)
+        else:
+            f1 = Stat(name="f1", value=2 * precision.value * recall.value
+                      / (precision.value + recall.value), n_units=len(rows), n_labels=n_labels)
+        by_language = []
+        for language, index in _by_key(languages).items():
+            labels_here = int(sum(rows[i][3] for i in index))
+            by_language.append({"key": language, "confirmed": stat_dict(_share(
+                "confirmed", confirmed[index], labels_here, "no labelled decision"))})
+        out.append({
+            "judge": judge,
+            "n_decisions": len(rows),
+            "confirmed": stat_dict(_share("confirmed", confirmed, n_labels,
+                                          "no labelled decision")),
+            "by_language": by_language,
+            "kappa": stat_dict(agreement.cohen_kappa(
+                _yes_no_index(judge_yes), _yes_no_index(human_yes), 2)),
+            "precision": stat_dict(precision),
+            "recall": stat_dict(recall),
+            "f1": stat_dict(f1),
+        })
+    return out
+
+
+def _judge_direct_score(benchmark: Benchmark, decisions: list[tuple],
+                        verdicts: list[tuple[str, int, int]],
+                        filters: ReportFilters) -> list[dict[str, Any]]:
+    """A direct score above the threshold means "meets every requirement"; the human verdict
+    is that every requirement of the response is met, where each requirement's verdict is a
+    judge decision reversed when the humans (conservatively) disagree with it. A requirement
+    with labelled decisions of several judges is met only if every resolved verdict says so."""
+    threshold = float(settings.ACCORD_DIRECT_SCORE_THRESHOLD)
+    verdict_of = {unit: no == 0 for unit, yes, no in verdicts if yes + no}
+    labels_of = {unit: yes + no for unit, yes, no in verdicts}
+    # (item id, model) -> requirement id -> met
+    met: dict[tuple[int, str], dict[int, bool]] = defaultdict(dict)
+    labels_on: dict[tuple[int, str], int] = defaultdict(int)
+    for item_key, model, req_key, judge, decision, item_id, req_id, _, _ in decisions:
+        unit = judge_unit_key(item_key, model, req_key, judge)
+        if unit not in verdict_of:
+            continue
+        gold = bool(decision) if verdict_of[unit] else not decision
+        response = (item_id, model)
+        met[response][req_id] = met[response].get(req_id, True) and gold
+        labels_on[response] += labels_of[unit]
+    if not met:
+        return []
+    n_requirements = requirements_per_group(benchmark=benchmark)
+    per_judge: dict[str, list[tuple[bool, bool, str, int]]] = defaultdict(list)
+    touched: set[str] = set()
+    for judge, item_id, model, group_id, language, score in direct_scores(
+            benchmark=benchmark, filters=filters):
+        response = (item_id, model)
+        if response not in met:
+            continue
+        touched.add(judge)
+        if len(met[response]) < n_requirements.get(group_id, 0) or not met[response]:
+            continue
+        per_judge[judge].append((score > threshold, all(met[response].values()), language,
+                                 labels_on[response]))
+    out = []
+    for judge in sorted(touched):
+        rows = per_judge.get(judge, [])
+        reason = "no response has a human verdict on every one of its requirements"
+        judge_meets = np.array([r[0] for r in rows], dtype=bool)
+        human_meets = np.array([r[1] for r in rows], dtype=bool)
+        n_labels = int(sum(r[3] for r in rows))
+        by_language = []
+        for language, index in _by_key(r[2] for r in rows).items():
+            here = int(sum(rows[i][3] for i in index))
+            by_language.append({"key": language, "agreement": stat_dict(_share(
+                "agreement", judge_meets[index] == human_meets[index], here, reason))})
+        kappa = (agreement.cohen_kappa(_yes_no_index(judge_meets), _yes_no_index(human_meets), 2)
+                 if rows else _undefined("cohen_kappa", reason))
+        out.append({
+            "judge": judge,
+            "threshold": threshold,
+            "n_responses": len(rows),
+            "agreement": stat_dict(_share("agreement", judge_meets == human_meets, n_labels,
+                                          reason)),
+            "kappa": stat_dict(kappa),
+            "by_language": by_language,
+        })
+    return out
+
+
+def _judge_pairwise(benchmark: Benchmark, data: _FieldData) -> list[dict[str, Any]]:
+    """Pairwise judges against the human majority (pairs where the humans tie are left out).
+    A judge that judged both orders is scored on the original order (`swapped` false) for
+    accuracy and kappa; `accuracy_both_orders` averages the two orders' accuracies (LLMBar's
+    Acc.) and `position_consistency` is the share of pairs with the same verdict in both."""
+    gold_index = agreement.majority(data.counts)
+    gold = {unit: int(g) for unit, g in zip(data.units, gold_index, strict=True) if g >= 0}
+    labels_on = dict(zip(data.units, data.counts.sum(axis=1).tolist(), strict=True))
+    index = {value: i for i, value in enumerate(PREFERENCES)}
+    verdicts: dict[str, dict[str, dict[bool, int]]] = defaultdict(lambda: defaultdict(dict))
+    language_of: dict[str, str] = {}
+    for judge, pair, swapped, preference, language in pair_judgments(benchmark=benchmark):
+        if pair in labels_on:
+            verdicts[judge][pair][swapped] = index[preference]
+            language_of[pair] = language
+    out = []
+    for judge, pairs in sorted(verdicts.items()):
+        scored = [p for p in sorted(pairs) if p in gold]
+        truth = np.array([gold[p] for p in scored], dtype=np.int64)
+        predicted = np.array([pairs[p].get(False, pairs[p].get(True)) for p in scored],
+                             dtype=np.int64)
+        n_labels = int(sum(labels_on[p] for p in scored))
+        no_gold = "no pair has a human majority (ties among the annotators are left out)"
+        if scored:
+            scores = agreement.classification_scores(truth, predicted, len(PREFERENCES))
+            kappa = agreement.cohen_kappa(truth, predicted, len(PREFERENCES))
+        else:
+            scores = {name: _undefined(name, no_gold) for name in
+                      ("accuracy", "macro_precision", "macro_recall", "macro_f1")}
+            kappa = _undefined("cohen_kappa", no_gold)
+        both = [p for p in scored if False in pairs[p] and True in pairs[p]]
+        both_labels = int(sum(labels_on[p] for p in both))
+        if both:
+            original = np.array([pairs[p][False] for p in both])
+            swapped = np.array([pairs[p][True] for p in both])
+            expected = np.array([gold[p] for p in both])
+            consistency = Stat("position_consistency", float(np.mean(original == swapped)),
+                               len(both), both_labels)
+            accuracy_both = Stat("accuracy_both_orders",
+                                 float((np.mean(original == expected)
+                                        + np.mean(swapped == expected)) / 2),
+                                 len(both), both_labels)
+        else:
+            consistency = accuracy_both = None
+        by_language = []
+        for language, where in _by_key(language_of[p] for p in scored).items():
+            here = int(sum(labels_on[scored[i]] for i in where))
+            by_language.append({"key": language, "accuracy": stat_dict(_share(
+                "accuracy", truth[where] == predicted[where], here, no_gold))})
+        out.append({
+            "judge": judge,
+            "n_pairs": len(scored),
+            "accuracy": stat_dict(_with_labels(scores["accuracy"], n_labels)),
+            "macro_precision": stat_dict(_with_labels(scores["macro_precision"], n_labels)),
+            "macro_recall": stat_dict(_with_labels(scores["macro_recall"], n_labels)),
+            "macro_f1": stat_dict(_with_labels(scores["macro_f1"], n_labels)),
+            "kappa": stat_dict(kappa),
+            "position_consistency": stat_dict(consistency) if consistency else None,
+            "accuracy_both_orders": stat_dict(accuracy_both) if accuracy_both else None,
+            "by_language": by_language,
+        })
+    return out
+
+
+def _with_labels(stat: Stat, n_labels: int) -> Stat:
+    """Judge-versus-gold scores count the human labels behind the gold, not the judge's."""
+    return Stat(name=stat.name, value=stat.value, n_units=stat.n_units, n_labels=n_labels,
+                reason=stat.reason, ci95=stat.ci95)

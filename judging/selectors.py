@@ -1,0 +1,153 @@
+"""Reads for the agreement report: aggregate queries over labels and judge outputs.
+
+Every function here is a fixed number of queries whatever the number of labels: value counts
+per unit come from `GROUP BY` in the database, per-annotator labels as plain tuples (never
+model instances). Nothing here writes and nothing computes a statistic (judging/reports.py
+does that on numpy arrays).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet
+
+from annotation.models import Batch, BatchUnit, Benchmark, Label, Requirement, TaskKind
+
+from .models import JudgeDecision, Judgment, PairJudgment, Protocol
+
+
+@dataclass(frozen=True)
+class ReportFilters:
+    """What the report is restricted to. An empty tuple means no restriction.
+
+    A filter restricts only the tasks it applies to: `models` the judge-agreement and pairwise
+    labels (a pair matches when either of its models does), `categories` the labels about one
+    requirement; `subsets` the item-based tasks. Fields it does not apply to are reported whole.
+    """
+
+    languages: tuple[str, ...] = ()
+    subsets: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {"languages": list(self.languages), "subsets": list(self.subsets),
+                "models": list(self.models), "categories": list(self.categories)}
+
+
+# Per-unit attributes fetched with the value counts (they depend on the unit only, so adding
+# them to the GROUP BY splits no group).
+UNIT_ATTRIBUTES = (
+    "item__language", "pair__language", "item__resource_level", "item__group__subset",
+    "requirement__category", "requirement__dimension", "model", "pair__model_a",
+    "pair__model_b",
+)
+
+
+def _batch_scope(labels: QuerySet[Label], batch: Batch) -> QuerySet[Label]:
+    """Only the labels of the batch's task on the batch's units. Requirement-assessment
+    labels sit on `<item>#<requirement>` units while the batch unit is `<item>`, so they
+    match on the item."""
+    labels = labels.filter(task=batch.kind)
+    units = BatchUnit.objects.filter(batch=batch)
+    if batch.kind == TaskKind.REQUIREMENT_ASSESSMENT:
+        return labels.filter(item_id__in=units.values("item_id"))
+    return labels.filter(unit__in=units.values("unit_key"))
+
+
+def report_labels(*, benchmark: Benchmark, batch: Batch | None, filters: ReportFilters,
+                  apply_categories: bool = True) -> QuerySet[Label]:
+    """The labels a report is computed from (a lazy queryset: no query yet)."""
+    labels = Label.objects.filter(benchmark=benchmark)
+    if batch is not None:
+        labels = _batch_scope(labels, batch)
+    if filters.languages:
+        labels = labels.filter(Q(item__language__in=filters.languages)
+                               | Q(pair__language__in=filters.languages))
+    if filters.subsets:
+        labels = labels.filter(Q(item__group__subset__in=filters.subsets)
+                               | Q(task=TaskKind.PAIRWISE_PREFERENCE))
+    if filters.models:
+        labels = labels.filter(
+            Q(task=TaskKind.JUDGE_AGREEMENT, model__in=filters.models)
+            | Q(task=TaskKind.PAIRWISE_PREFERENCE, pair__model_a__in=filters.models)
+            | Q(task=TaskKind.PAIRWISE_PREFERENCE, pair__model_b__in=filters.models)
+            | ~Q(task__in=[TaskKind.JUDGE_AGREEMENT, TaskKind.PAIRWISE_PREFERENCE]))
+    if filters.categories and apply_categories:
+        labels = labels.filter(Q(requirement__category__in=filters.categories)
+                               | Q(requirement__isnull=True))
+    return labels
+
+
+def value_counts(labels: QuerySet[Label]) -> list[dict]:
+    """One row per task, field, unit and value: the number of labels, with the unit's
+    attributes (language, subset, category, model...)."""
+    return list(labels.order_by().values("task", "field", "unit", "value", *UNIT_ATTRIBUTES)
+                .annotate(n=Count("id")))
+
+
+def annotator_labels(labels: QuerySet[Label]) -> list[tuple[str, str, str, str, str]]:
+    """(task, field, unit, annotator, value) tuples, for the per-annotator statistics."""
+    return list(labels.order_by().values_list("task", "field", "unit", "annotator__username",
+                                              "value"))
+
+
+def verdict_counts(labels: QuerySet[Label]) -> list[tuple[str, int, int]]:
+    """(unit, yes, no) per judge-agreement unit: how many annotators agreed and disagreed."""
+    rows = (labels.filter(task=TaskKind.JUDGE_AGREEMENT, field="agree").order_by()
+            .values("unit")
+            .annotate(yes=Count("id", filter=Q(value="yes")), no=Count("id", filter=Q(value="no")))
+            .values_list("unit", "yes", "no"))
+    return list(rows)
+
+
+def requirement_decisions(*, benchmark: Benchmark,
+                          filters: ReportFilters | None = None) -> list[tuple]:
+    """Every requirement-protocol decision as (item key, model, requirement key, judge,
+    decision, item id, requirement id, language, requirement category)."""
+    decisions = JudgeDecision.objects.filter(
+        judgment__protocol=Protocol.REQUIREMENTS, judgment__response__item__benchmark=benchmark)
+    if filters is not None:
+        if filters.languages:
+            decisions = decisions.filter(
+                judgment__response__item__language__in=filters.languages)
+        if filters.subsets:
+            decisions = decisions.filter(
+                judgment__response__item__group__subset__in=filters.subsets)
+        if filters.models:
+            decisions = decisions.filter(judgment__response__model__in=filters.models)
+        if filters.categories:
+            decisions = decisions.filter(requirement__category__in=filters.categories)
+    return list(decisions.order_by().values_list(
+        "judgment__response__item__key", "judgment__response__model", "requirement__key",
+        "judgment__judge", "decision", "judgment__response__item_id", "requirement_id",
+        "judgment__response__item__language", "requirement__category"))
+
+
+def direct_scores(*, benchmark: Benchmark, filters: ReportFilters) -> list[tuple]:
+    """Every direct-score judgment as (judge, item id, model, group id, language, score)."""
+    judgments = Judgment.objects.filter(protocol=Protocol.DIRECT_SCORE,
+                                        response__item__benchmark=benchmark,
+                                        score__isnull=False)
+    if filters.languages:
+        judgments = judgments.filter(response__item__language__in=filters.languages)
+    if filters.subsets:
+        judgments = judgments.filter(response__item__group__subset__in=filters.subsets)
+    if filters.models:
+        judgments = judgments.filter(response__model__in=filters.models)
+    return list(judgments.order_by().values_list(
+        "judge", "response__item_id", "response__model", "response__item__group_id",
+        "response__item__language", "score"))
+
+
+def requirements_per_group(*, benchmark: Benchmark) -> dict[int, int]:
+    rows = (Requirement.objects.filter(group__benchmark=benchmark).order_by()
+            .values("group_id").annotate(n=Count("id")).values_list("group_id", "n"))
+    return dict(rows)
+
+
+def pair_judgments(*, benchmark: Benchmark) -> list[tuple[str, str, bool, str, str]]:
+    """Every pairwise judge verdict as (judge, pair key, swapped, preference, language)."""
+    return list(PairJudgment.objects.filter(pair__benchmark=benchmark).order_by()
+                .values_list("judge", "pair__key", "swapped", "preference", "pair__language"))
