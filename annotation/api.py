@@ -447,6 +447,10 @@ class BatchListCreateApi(AdminApiView):
         overlap_fraction = serializers.FloatField(
             default=0.0, help_text="share of the sample labelled by several annotators")
         overlap_k = serializers.IntegerField(default=2, help_text="annotators per overlap unit")
+        dimensions = serializers.ListField(
+            child=serializers.CharField(max_length=50), default=list,
+            help_text="response rating only: the dimensions to rate 1-5, e.g. "
+                      "[\"helpfulness\", \"fluency\"]; default: those the judges scored")
 
         def validate_benchmark(self, value: str) -> Benchmark:
             benchmark = Benchmark.objects.filter(name=value).first()
@@ -487,7 +491,7 @@ class BatchListCreateApi(AdminApiView):
             sample=SampleRequest(size=data["size"], fraction=data["fraction"],
                                  seed=data["seed"], overlap_fraction=data["overlap_fraction"],
                                  overlap_k=data["overlap_k"]),
-            created_by=request.user,
+            created_by=request.user, dimensions=data["dimensions"],
         )
         return Response(_batch_detail_data(batch.pk), status=status.HTTP_201_CREATED)
 

@@ -10,8 +10,8 @@ from judging.models import Response
 
 from .import_jobs import CREATES_BENCHMARK, IMPORTERS
 from .models import Benchmark, Group, Item, Pair, TaskKind
-from .services import SampleRequest
-from .tasks import Filters
+from .services import SampleRequest, rating_dimensions
+from .tasks import DIMENSION_NAME, Filters, task_spec
 
 IMPORT_KINDS = (
     ("benchmark", "Benchmark (JSONL, instructions and requirements)"),
@@ -86,6 +86,12 @@ class BatchForm(forms.Form):
     benchmark = forms.ModelChoiceField(queryset=Benchmark.objects.order_by("name"),
                                        empty_label=None)
     kind = forms.ChoiceField(choices=TaskKind.choices, label="Task")
+    dimensions = forms.CharField(
+        required=False, max_length=500, label="Dimensions to rate",
+        help_text="Response rating only: comma-separated, each rated 1-5. Empty: the "
+                  "dimensions the judges scored.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
     languages = forms.MultipleChoiceField(
         required=False, widget=forms.CheckboxSelectMultiple,
         help_text="None checked: every language.",
@@ -93,7 +99,8 @@ class BatchForm(forms.Form):
     subset = forms.ChoiceField(required=False)
     models = forms.MultipleChoiceField(
         required=False, widget=forms.CheckboxSelectMultiple, label="Response models",
-        help_text="For judge agreement and pairwise preference. None checked: every model.",
+        help_text="For judge agreement, pairwise preference and response rating. None "
+                  "checked: every model.",
     )
     size = forms.IntegerField(required=False, min_value=1, label="Sample size",
                               help_text="A number of units.")
@@ -122,6 +129,34 @@ class BatchForm(forms.Form):
             self.fields["annotators"].required = False
             self.fields["name"].required = False
 
+    def hint_dimensions(self) -> None:
+        """Show what an empty field means for the chosen benchmark (or the first one): one
+        query, so only the page that shows the form asks it (not the preview)."""
+        benchmark = None
+        chosen = self.data.get("benchmark") if self.is_bound else self.initial.get("benchmark")
+        benchmarks = self.fields["benchmark"].queryset
+        if chosen and str(chosen).isdigit():
+            benchmark = benchmarks.filter(pk=chosen).first()
+        benchmark = benchmark or benchmarks.first()
+        scored = rating_dimensions(benchmark) if benchmark is not None else []
+        if scored:
+            self.fields["dimensions"].widget.attrs["placeholder"] = ", ".join(scored)
+            self.fields["dimensions"].help_text = (
+                "Response rating only: comma-separated, each rated 1-5. Empty: the dimensions "
+                f"the judges of {benchmark.name} scored ({', '.join(scored)}).")
+
+    def clean_dimensions(self) -> list[str]:
+        names = [d.strip() for d in self.cleaned_data["dimensions"].split(",") if d.strip()]
+        return list(dict.fromkeys(names))
+
+    def dimensions_to_rate(self) -> list[str]:
+        """The dimensions to pass to batch_create: none unless the task rates responses
+        (text left over from switching the task is ignored)."""
+        kind = self.cleaned_data.get("kind")
+        if not kind or not task_spec(kind).open_scale:
+            return []
+        return self.cleaned_data.get("dimensions") or []
+
     def clean_fraction(self) -> float | None:
         fraction = self.cleaned_data["fraction"]
         if fraction is not None and fraction <= 0:
@@ -133,6 +168,11 @@ class BatchForm(forms.Form):
         if data.get("size") is not None and data.get("fraction") is not None:
             raise forms.ValidationError(
                 "Give a sample size or a sample fraction, not both.", code="size_and_fraction")
+        bad = [d for d in self.dimensions_to_rate() if not DIMENSION_NAME.match(d)]
+        if bad:
+            self.add_error("dimensions", forms.ValidationError(
+                "%(bad)s: a dimension is a lower-case name of letters, digits and underscores, "
+                "e.g. helpfulness, fluency.", params={"bad": ", ".join(bad)}))
         return data
 
     def filters(self) -> Filters:

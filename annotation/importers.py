@@ -28,7 +28,7 @@ from judging.models import JudgeDecision, Judgment, PairJudgment, Protocol, Resp
 from judging.raw_judge import RawJudgeError, parse_raw_judgment
 
 from .models import Benchmark, Group, Item, Label, LabelEvent, Pair, Requirement, Submission
-from .tasks import TASKS
+from .tasks import DIMENSION_NAME, TASKS, response_unit_key
 
 Progress = Callable[[int, int], None]
 MAX_REPORTED_PROBLEMS = 50
@@ -461,7 +461,7 @@ def _write_items(benchmark: Benchmark, groups: dict[str, Group], lines: list[_It
 # --- 2. responses and judge decisions -------------------------------------------------------
 
 RESPONSE_FIELDS = {"item", "model", "response", "judgments"}
-JUDGMENT_FIELDS = {"judge", "protocol", "decisions", "raw", "score"}
+JUDGMENT_FIELDS = {"judge", "protocol", "decisions", "raw", "score", "dimension"}
 DECISION_FIELDS = {"requirement", "decision", "observation"}
 
 
@@ -470,6 +470,7 @@ class _JudgmentLine:
     judge: str
     protocol: str
     score: float | None = None
+    dimension: str = ""
     raw: str = ""
     # requirement key -> (decision, observation)
     decisions: dict[str, tuple[bool, str]] = field(default_factory=dict)
@@ -543,7 +544,7 @@ def _parse_response_line(number: int, obj: dict, items: dict[str, Item],
         problems.add(number, "judgments", f"expected a list, got {_json_type(raw_judgments)}")
         raw_judgments = []
     judgments: list[_JudgmentLine] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, str]] = set()
     for index, raw in enumerate(raw_judgments):
         at = f"judgments[{index}]."
         if not isinstance(raw, dict):
@@ -554,10 +555,12 @@ def _parse_response_line(number: int, obj: dict, items: dict[str, Item],
         judgment = _parse_judgment(number, raw, at, keys, item is not None, problems)
         if judgment is None:
             continue
-        if (judgment.judge, judgment.protocol) in seen:
+        ident = (judgment.judge, judgment.protocol, judgment.dimension)
+        if ident in seen:
+            on = f" on {judgment.dimension!r}" if judgment.dimension else ""
             problems.add(number, f"{at}judge", f"{judgment.judge!r} has two "
-                         f"{judgment.protocol!r} judgments of this response")
-        seen.add((judgment.judge, judgment.protocol))
+                         f"{judgment.protocol!r} judgments{on} of this response")
+        seen.add(ident)
         judgments.append(judgment)
     if problems.total > before or item is None or model is None or text is None:
         return None
@@ -587,6 +590,11 @@ def _parse_judgment(number: int, raw: dict, at: str, requirement_keys: list[str]
             problems.add(number, f"{at}score", f"{score} is outside 1..10")
         else:
             judgment.score = float(score)
+        dimension = _string(raw, "dimension", number, problems, required=False, at=at)
+        if dimension is not None and not DIMENSION_NAME.match(dimension):
+            problems.add(number, f"{at}dimension", f"{dimension!r} is not a lower-case name "
+                         "of letters, digits and underscores")
+        judgment.dimension = dimension or ""
         for extra in ("decisions", "raw"):
             if extra in raw:
                 problems.add(number, f"{at}{extra}", "not allowed with protocol direct_score")
@@ -597,8 +605,9 @@ def _parse_judgment(number: int, raw: dict, at: str, requirement_keys: list[str]
         problems.add(number, f"{at}decisions",
                      "give exactly one of 'decisions' and 'raw' for protocol requirements")
         return None
-    if "score" in raw:
-        problems.add(number, f"{at}score", "not allowed with protocol requirements")
+    for extra in ("score", "dimension"):
+        if extra in raw:
+            problems.add(number, f"{at}{extra}", "not allowed with protocol requirements")
     if has_raw:
         text = _string(raw, "raw", number, problems, required=True, at=at)
         if text is None or not check_requirements:
@@ -674,24 +683,24 @@ def _write_responses(lines: list[_ResponseLine], requirement_keys: dict[int, lis
     responses = {(r.item_id, r.model): r
                  for r in Response.objects.filter(item__benchmark_id=benchmark_id)}
 
-    judgments = {(j.response_id, j.judge, j.protocol): j for j in Judgment.objects.filter(
-        response__item__benchmark_id=benchmark_id)}
+    judgments = {(j.response_id, j.judge, j.protocol, j.dimension): j
+                 for j in Judgment.objects.filter(response__item__benchmark_id=benchmark_id)}
     new_j, changed_j = [], []
     for line in lines:
         response = responses[(line.item.pk, line.model)]
         for jl in line.judgments:
-            judgment = judgments.get((response.pk, jl.judge, jl.protocol))
+            judgment = judgments.get((response.pk, jl.judge, jl.protocol, jl.dimension))
             if judgment is None:
                 new_j.append(Judgment(response=response, judge=jl.judge, protocol=jl.protocol,
-                                      score=jl.score, raw=jl.raw))
+                                      dimension=jl.dimension, score=jl.score, raw=jl.raw))
             elif (judgment.score, judgment.raw) != (jl.score, jl.raw):
                 judgment.score, judgment.raw = jl.score, jl.raw
                 changed_j.append(judgment)
     Judgment.objects.bulk_create(new_j, batch_size=1000)
     Judgment.objects.bulk_update(changed_j, ["score", "raw"], batch_size=1000)
     summary.count("judgments", created=len(new_j), updated=len(changed_j))
-    judgments = {(j.response_id, j.judge, j.protocol): j for j in Judgment.objects.filter(
-        response__item__benchmark_id=benchmark_id)}
+    judgments = {(j.response_id, j.judge, j.protocol, j.dimension): j
+                 for j in Judgment.objects.filter(response__item__benchmark_id=benchmark_id)}
 
     requirements = {(r.group_id, r.key): r for r in Requirement.objects.filter(
         group__benchmark_id=benchmark_id)}
@@ -701,7 +710,7 @@ def _write_responses(lines: list[_ResponseLine], requirement_keys: dict[int, lis
     for line in lines:
         response = responses[(line.item.pk, line.model)]
         for jl in line.judgments:
-            judgment = judgments[(response.pk, jl.judge, jl.protocol)]
+            judgment = judgments[(response.pk, jl.judge, jl.protocol, jl.dimension)]
             for req_key, (verdict, observation) in jl.decisions.items():
                 requirement = requirements[(line.item.group_id, req_key)]
                 decision = decisions.get((judgment.pk, requirement.pk))
@@ -854,7 +863,7 @@ def import_labels(*, data: bytes, file_name: str, benchmark_name: str,
             field_def = spec.field(row.field)
             if field_def is None:
                 problems.add(row.line, "field", f"{row.field!r} is not a field of {row.task} "
-                             f"({', '.join(f.name for f in spec.fields)})")
+                             f"({spec.field_names()})")
             elif row.value not in field_def.values:
                 problems.add(row.line, "value", f"{row.value!r} is not one of "
                              f"{', '.join(c.value for c in field_def.choices)} for {row.field}")
@@ -958,6 +967,7 @@ class UnitIndex:
         self._requirements: dict[tuple[int, str], int] | None = None
         self._pairs: dict[str, int] | None = None
         self._decisions: dict[str, UnitRefs] | None = None
+        self._responses: dict[str, UnitRefs] | None = None
 
     @property
     def items(self) -> dict[str, tuple[str, int, int]]:
@@ -999,8 +1009,22 @@ class UnitIndex:
             }
         return self._decisions
 
+    @property
+    def responses(self) -> dict[str, UnitRefs]:
+        if self._responses is None:
+            self._responses = {
+                response_unit_key(item, model): UnitRefs(item_id=item_id, model=model)
+                for item, model, item_id in Response.objects.filter(
+                    item__benchmark=self.benchmark).values_list("item__key", "model", "item_id")
+            }
+        return self._responses
+
     def problem(self, task: str, unit: str, *, per_requirement: bool) -> str | None:
         """Why `unit` is not a unit of `task` in this benchmark, or None if it is."""
+        if task == "response_rating":
+            if unit in self.responses:
+                return None
+            return f"no response {unit!r} in this benchmark (expected <item id>|<model>)"
         if task == "pairwise_preference":
             return None if unit in self.pairs else f"no pair {unit!r} in this benchmark"
         if task == "judge_agreement":
@@ -1027,6 +1051,8 @@ class UnitIndex:
 
     def refs(self, task: str, unit: str, *, per_requirement: bool) -> UnitRefs:
         """What a valid unit points to (call `problem` first)."""
+        if task == "response_rating":
+            return self.responses[unit]
         if task == "pairwise_preference":
             return UnitRefs(pair_id=self.pairs[unit])
         if task == "judge_agreement":

@@ -18,6 +18,7 @@ class TaskKind(models.TextChoices):
     JUDGE_AGREEMENT = "judge_agreement", "Judge agreement"
     TRANSLATION_VALIDATION = "translation_validation", "Translation validation"
     PAIRWISE_PREFERENCE = "pairwise_preference", "Pairwise preference"
+    RESPONSE_RATING = "response_rating", "Response rating"
 
 
 class Benchmark(models.Model):
@@ -167,6 +168,9 @@ class BatchUnit(models.Model):
     pair = models.ForeignKey(Pair, null=True, blank=True, on_delete=models.CASCADE)
     decision = models.ForeignKey(
         "judging.JudgeDecision", null=True, blank=True, on_delete=models.CASCADE
+    )
+    response = models.ForeignKey(
+        "judging.Response", null=True, blank=True, on_delete=models.CASCADE
     )
     annotators_required = models.PositiveSmallIntegerField(default=1)
     is_overlap = models.BooleanField(default=False)

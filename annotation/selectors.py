@@ -34,6 +34,7 @@ ASSIGNMENT_RELATED = (
     "unit__pair",
     "unit__decision__judgment__response",
     "unit__decision__requirement",
+    "unit__response",
 )
 
 
@@ -94,7 +95,8 @@ def questions_for_assignment(assignment: Assignment,
     if requirements is None:
         requirements = requirements_for(assignment) if kind == "requirement_assessment" else []
     return questions_for(kind, unit_key=assignment.unit.unit_key, item=item,
-                         requirements=requirements)
+                         requirements=requirements,
+                         dimensions=assignment.batch.parameters.get("dimensions", ()))
 
 
 def current_answers(assignment: Assignment,
@@ -146,6 +148,8 @@ def unit_context(assignment: Assignment) -> UnitContext:
         extra["judge"] = decision.judgment.judge
     if assignment.unit.pair is not None:
         extra["pair"] = assignment.unit.pair
+    if assignment.unit.response is not None:
+        extra["response"] = assignment.unit.response
     questions = questions_for_assignment(assignment, requirements)
     return UnitContext(assignment=assignment, kind=kind, item=item, anchor=anchor,
                        requirements=requirements, questions=questions, extra=extra)

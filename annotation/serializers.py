@@ -128,13 +128,17 @@ class AssignmentSerializer(serializers.Serializer):
     requirements = RequirementSerializer(source="context.requirements", many=True)
     response = ResponseSerializer(
         source="context.extra.response", allow_null=True,
-        help_text="the judged model response (judge agreement only)")
+        help_text="the model response to judge or rate (judge agreement and response rating "
+                  "only)")
     judge = JudgeDecisionSerializer(
         source="context.extra.decision", allow_null=True,
         help_text="the judge's decision to agree or disagree with (judge agreement only)")
     pair = PairSerializer(source="context.extra.pair", allow_null=True,
                           help_text="the two responses (pairwise preference only)")
-    questions = QuestionSerializer(source="context.questions", many=True)
+    questions = QuestionSerializer(
+        source="context.questions", many=True,
+        help_text="what to answer, in display order; for response rating one question per "
+                  "dimension of the batch, its `field` the dimension's name")
 
 
 class AssignmentDetailSerializer(AssignmentSerializer):

@@ -26,7 +26,7 @@ from .models import (
     Submission,
 )
 from .selectors import questions_for_assignment
-from .tasks import Candidate, Filters, Question, task_spec
+from .tasks import Candidate, Filters, Question, TaskSpec, task_spec
 
 
 class ServiceError(ValueError):
@@ -109,16 +109,47 @@ def draw_sample(candidates: Sequence[Candidate], request: SampleRequest
     return [(c, c.unit_key in overlap_keys) for c in chosen]
 
 
+def rating_dimensions(benchmark: Benchmark) -> list[str]:
+    """The dimensions the benchmark's judges scored: what a rating batch asks by default."""
+    from judging.models import Judgment, Protocol
+
+    return sorted(set(Judgment.objects.filter(
+        response__item__benchmark=benchmark, protocol=Protocol.DIRECT_SCORE,
+    ).exclude(dimension="").values_list("dimension", flat=True)))
+
+
+def _batch_dimensions(spec: TaskSpec, benchmark: Benchmark,
+                      dimensions: Sequence[str]) -> list[str]:
+    if not spec.open_scale:
+        if dimensions:
+            raise ServiceError(f"dimensions apply to response rating, not to {spec.kind}")
+        return []
+    chosen = list(dict.fromkeys(d.strip() for d in dimensions if d.strip()))
+    chosen = chosen or rating_dimensions(benchmark)
+    if not chosen:
+        raise ServiceError("name the dimensions to rate (e.g. coherence, fluency); the "
+                           "benchmark's judges scored none")
+    bad = [d for d in chosen if spec.field(d) is None]
+    if bad:
+        raise ServiceError(f"{', '.join(bad)}: a dimension is a lower-case name of letters, "
+                           "digits and underscores")
+    return chosen
+
+
 @transaction.atomic
 def batch_create(*, benchmark: Benchmark, kind: str, name: str,
                  annotators: Sequence[AbstractBaseUser], filters: Filters,
-                 sample: SampleRequest, created_by: AbstractBaseUser | None = None) -> Batch:
+                 sample: SampleRequest, created_by: AbstractBaseUser | None = None,
+                 dimensions: Sequence[str] = ()) -> Batch:
     """Draw a sample of units of `kind` and assign it, balanced, to `annotators`.
 
     Overlap units go to `overlap_k` annotators each (the paper's subset labelled by both);
     every other unit to one. Each unit goes to the annotators with the fewest units so far.
+    A response-rating batch asks every response for each of `dimensions` (default: the
+    dimensions the benchmark's judges scored).
     """
     spec = task_spec(kind)
+    dimensions = _batch_dimensions(spec, benchmark, dimensions)
     name = name.strip()  # stored stripped, so checked stripped
     if not name:
         raise ServiceError("a batch needs a name")
@@ -139,11 +170,13 @@ def batch_create(*, benchmark: Benchmark, kind: str, name: str,
             "models": list(filters.models), "size": sample.size, "fraction": sample.fraction,
             "seed": sample.seed, "overlap_fraction": sample.overlap_fraction,
             "overlap_k": sample.overlap_k, "annotators": [a.get_username() for a in annotators],
+            **({"dimensions": dimensions} if dimensions else {}),
         },
     )
     units = BatchUnit.objects.bulk_create([
         BatchUnit(batch=batch, unit_key=c.unit_key, language=c.language, item_id=c.item_id,
-                  pair_id=c.pair_id, decision_id=c.decision_id, is_overlap=overlap,
+                  pair_id=c.pair_id, decision_id=c.decision_id, response_id=c.response_id,
+                  is_overlap=overlap,
                   annotators_required=sample.overlap_k if overlap else 1)
         for c, overlap in drawn
     ], batch_size=1000)
@@ -196,6 +229,8 @@ def _unit_refs(assignment: Assignment, question: Question) -> dict[str, object]:
     if unit.decision is not None:
         refs["requirement_id"] = unit.decision.requirement_id
         refs["model"] = unit.decision.judgment.response.model
+    if unit.response is not None:
+        refs["model"] = unit.response.model
     return refs
 
 
@@ -212,7 +247,8 @@ def label_submit(*, assignment: Assignment, annotator: AbstractBaseUser, answers
     # Serialise submissions on one assignment (double clicks, two tabs). Lock the assignment
     # row only: PostgreSQL refuses FOR UPDATE on the nullable side of the outer joins below.
     assignment = Assignment.objects.select_for_update(of=("self",)).select_related(
-        "unit__item__group", "unit__decision__judgment__response", "batch__benchmark",
+        "unit__item__group", "unit__decision__judgment__response", "unit__response",
+        "batch__benchmark",
     ).get(pk=assignment.pk)
     # Under the lock, so a retry sent while the first request is still writing finds it.
     existing = _existing_submission(client_id, annotator, assignment)

@@ -1,4 +1,4 @@
-"""The five task kinds: which units each draws from a benchmark and which fields it asks.
+"""The six task kinds: which units each draws from a benchmark and which fields it asks.
 
 One strategy per kind (a `TaskSpec`), not a model subclass per kind: the batch service,
 the queue pages, the API and the label importer all read the same definitions, so a field
@@ -11,6 +11,7 @@ label on the unit `<item id>#<requirement id>` (spec section 4).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -30,6 +31,9 @@ YES_NO = (Choice("yes", "Yes", "y"), Choice("no", "No", "n"))
 QUALITY = tuple(Choice(str(n), f"{n}", str(n)) for n in range(1, 6))
 PREFERENCE = (Choice("a", "A is better", "a"), Choice("b", "B is better", "b"),
               Choice("tie", "Tie", "="))
+LIKERT = tuple(Choice(str(n), f"{n}", str(n)) for n in range(1, 6))
+# A rating dimension names a label field, so it must read as one.
+DIMENSION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class Candidate:
     item_id: int | None = None
     pair_id: int | None = None
     decision_id: int | None = None
+    response_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -78,9 +83,23 @@ class TaskSpec:
     unit_description: str
     fields: tuple[FieldDef, ...]
     candidates: Callable[[Benchmark, Filters], Iterable[Candidate]] = field(repr=False)
+    # Response rating asks one question per dimension the batch names (coherence,
+    # fluency, ...), so its fields are open: any dimension name, rated on this scale.
+    open_scale: tuple[Choice, ...] = ()
 
     def field(self, name: str) -> FieldDef | None:
+        if self.open_scale:
+            if not DIMENSION_NAME.match(name):
+                return None
+            return FieldDef(name, f"How good is the response's {name.replace('_', ' ')}?",
+                            self.open_scale)
         return next((f for f in self.fields if f.name == name), None)
+
+    def field_names(self) -> str:
+        """For messages: the fields this task accepts."""
+        if self.open_scale:
+            return "a dimension name in lower case, e.g. coherence"
+        return ", ".join(f.name for f in self.fields)
 
 
 def judge_unit_key(item_key: str, model: str, requirement_key: str, judge: str) -> str:
@@ -150,6 +169,27 @@ def _decision_candidates(benchmark: Benchmark, filters: Filters) -> Iterable[Can
         )
 
 
+def response_unit_key(item_key: str, model: str) -> str:
+    return f"{item_key}|{model}"
+
+
+def _response_candidates(benchmark: Benchmark, filters: Filters) -> Iterable[Candidate]:
+    from judging.models import Response
+
+    responses = Response.objects.filter(item__benchmark=benchmark)
+    if filters.languages:
+        responses = responses.filter(item__language__in=filters.languages)
+    if filters.subset:
+        responses = responses.filter(item__group__subset=filters.subset)
+    if filters.models:
+        responses = responses.filter(model__in=filters.models)
+    rows = responses.order_by("item__key", "model").values_list(
+        "id", "item__key", "item__language", "model", "item_id")
+    for pk, item_key, language, model, item_id in rows:
+        yield Candidate(unit_key=response_unit_key(item_key, model), language=language,
+                        item_id=item_id, response_id=pk)
+
+
 def _pair_candidates(benchmark: Benchmark, filters: Filters) -> Iterable[Candidate]:
     pairs = Pair.objects.filter(benchmark=benchmark)
     if filters.languages:
@@ -212,6 +252,13 @@ TASKS: dict[str, TaskSpec] = {
         fields=(FieldDef("preference", "Which response is better?", PREFERENCE),),
         candidates=_pair_candidates,
     ),
+    TaskKind.RESPONSE_RATING: TaskSpec(
+        kind=TaskKind.RESPONSE_RATING,
+        unit_description="one response, rated 1-5 on each dimension of the batch",
+        fields=(),
+        candidates=_response_candidates,
+        open_scale=LIKERT,
+    ),
 }
 
 
@@ -223,10 +270,14 @@ def task_spec(kind: str) -> TaskSpec:
 
 
 def questions_for(
-    kind: str, *, unit_key: str, item: Item | None, requirements: Iterable[Requirement] = ()
+    kind: str, *, unit_key: str, item: Item | None, requirements: Iterable[Requirement] = (),
+    dimensions: Iterable[str] = (),
 ) -> list[Question]:
     """The fields an annotator answers on one unit, in display order."""
     spec = task_spec(kind)
+    if spec.open_scale:
+        return [Question(answer_key=name, label_unit=unit_key, field=spec.field(name))
+                for name in dimensions if spec.field(name) is not None]
     is_seed = item is not None and not item.group.seed_key
     questions: list[Question] = []
     requirement_fields = [f for f in spec.fields if f.per_requirement]

@@ -31,13 +31,16 @@ class Judgment(models.Model):
     judge = models.CharField(max_length=200)
     protocol = models.CharField(max_length=20, choices=Protocol.choices)
     score = models.FloatField(null=True, blank=True)
+    # What a direct score rates ("coherence", "fluency", ...); empty for one holistic score.
+    dimension = models.CharField(max_length=100, blank=True)
     # The judge's own text when it was imported raw; kept so a reviewer can read it.
     raw = models.TextField(blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["response", "judge", "protocol"], name="judgment_one_per_protocol"
+                fields=["response", "judge", "protocol", "dimension"],
+                name="judgment_one_per_protocol_and_dimension",
             ),
         ]
 

@@ -3,7 +3,8 @@
 Pure functions over that dict, no ORM and no request:
 - `to_csv`: one row per statistic (long, tidy), so a spreadsheet or pandas can pivot it;
 - `to_latex`: booktabs tables laid out like the XIFBench paper's table 3 (judge-human
-  agreement per language) and tables 9 and 13 (ratio and agreement per criterion);
+  agreement per language) and tables 9 and 13 (ratio and agreement per criterion), and for
+  score judges like Shen et al. 2023's table 5 (Spearman per judge and dimension);
 - `present`: the report page's view of the same dict: formatted cells, numbered footnotes for
   every undefined figure, prevalence warnings and the geometry of the inline SVG charts.
 
@@ -56,7 +57,11 @@ TASK_TITLES = {
     "judge_agreement": "Judge agreement",
     "translation_validation": "Translation validation",
     "pairwise_preference": "Pairwise preference",
+    "response_rating": "Response rating",
 }
+CORRELATIONS = ("spearman", "kendall", "pearson")
+CORRELATION_SYMBOLS = {"spearman": "Spearman's ρ", "kendall": "Kendall's τ",
+                       "pearson": "Pearson's r"}
 BREAKDOWN_TITLES = {
     "language": "Language", "resource_level": "Resource level", "subset": "Subset",
     "category": "Requirement category", "dimension": "Dimension", "model": "Response model",
@@ -173,6 +178,23 @@ def _csv_rows(report: Report) -> Iterator[dict[str, Any]]:
         for row in j.get("by_language") or []:
             yield _stat_row("judge_pairwise", "accuracy", row.get("accuracy"),
                             breakdown="language", key=row["key"], **judge)
+    # Score judges: one row per correlation, the dimension in `key`; per language the key
+    # is `<dimension> | <language>`.
+    for j in report.get("judge_scores") or []:
+        judge = {"task": "judge_scores", "field_": j["judge"]}
+        dimension = j["dimension"]
+        for name in CORRELATIONS:
+            yield _stat_row("judge_scores", name, j.get(name), breakdown="dimension",
+                            key=dimension, **judge)
+        n = j.get("n_responses", "")
+        for name in ("mean_judge", "mean_human"):
+            yield _stat_row("judge_scores", name, _plain(
+                j.get(name), n, "", "no response has both a judge score and a human rating"),
+                breakdown="dimension", key=dimension, **judge)
+        for row in j.get("by_language") or []:
+            yield _stat_row("judge_scores", "spearman", row.get("spearman"),
+                            breakdown="dimension | language",
+                            key=f"{dimension} | {row['key']}", **judge)
 
 
 def to_csv(report: Report) -> str:
@@ -324,6 +346,31 @@ def _judge_pairwise_table(report: Report) -> str | None:
     return _table(caption, "tab:judge-pairwise", "lrrrrrrr", header, rows, notes)
 
 
+def _judge_scores_table(report: Report) -> str | None:
+    """Shen et al. 2023, table 5: summary-level Spearman correlation of each judge's score
+    with the mean human rating, judges as rows and dimensions as columns."""
+    entries = report.get("judge_scores") or []
+    if not entries:
+        return None
+    judges = list(dict.fromkeys(j["judge"] for j in entries))
+    dimensions = sorted({j["dimension"] for j in entries})
+    found = {(j["judge"], j["dimension"]): j for j in entries}
+    notes = _Notes()
+    rows = []
+    for judge in judges:
+        cells = []
+        for dimension in dimensions:
+            entry = found.get((judge, dimension))
+            cells.append(_latex_value(entry.get("spearman"), "spearman", notes) if entry
+                         else "--" + notes.mark("the judge did not score this dimension"))
+        rows.append([latex_escape(judge), *cells])
+    header = ["Judge", *(latex_escape(field_title(d)) for d in dimensions)]
+    caption = ("Summary-level Spearman correlation between each judge's score and the mean "
+               "human rating of the same response, per dimension.")
+    return _table(caption, "tab:judge-scores", "l" + "r" * len(dimensions), header, rows,
+                  notes)
+
+
 def _criteria_table(task: str, fields: list[dict[str, Any]]) -> str:
     """Tables 9 and 13: one row per criterion, ratio after resolution and agreement."""
     notes = _Notes()
@@ -371,7 +418,7 @@ def to_latex(report: Report) -> str:
         by_task.setdefault(f["task"], []).append(f)
     parts += [_criteria_table(task, fields) for task, fields in by_task.items()]
     parts += [t for t in (_judge_language_table(report), _judge_summary_table(report),
-                          _judge_pairwise_table(report)) if t]
+                          _judge_pairwise_table(report), _judge_scores_table(report)) if t]
     return "\n\n".join(parts) + "\n"
 
 
@@ -643,6 +690,15 @@ def present(report: Report) -> dict[str, Any]:
             "chart": bar_chart([(r["key"], cell(r.get("accuracy"), "accuracy", notes))
                                 for r in j.get("by_language") or []]),
         })
+    score_judges = [{
+        "judge": j["judge"], "dimension": j["dimension"], "title": field_title(j["dimension"]),
+        "n_responses": j.get("n_responses"),
+        "cells": [cell(j.get(name), name, notes) for name in CORRELATIONS],
+        "means": [_plain_cell(j.get(name), notes, "no response has both a judge score and a "
+                              "human rating", j.get("n_responses"))
+                  if j.get(name) is None else Cell(f"{j[name]:.2f}", n_units=j.get("n_responses"))
+                  for name in ("mean_judge", "mean_human")],
+    } for j in report.get("judge_scores") or []]
     return {
         "tasks": list(tasks.values()),
         "judge_languages": languages,
@@ -650,7 +706,8 @@ def present(report: Report) -> dict[str, Any]:
         "requirement_judges": requirement_judges,
         "direct_judges": direct_judges,
         "pairwise_judges": pairwise_judges,
-        "has_judges": bool(judge_rows or pairwise_judges),
+        "score_judges": score_judges,
+        "has_judges": bool(judge_rows or pairwise_judges or score_judges),
         "notes": notes.reasons,
         "prevalence_paradox": PREVALENCE_PARADOX,
         "generated": str(report.get("generated_at") or "")[:16].replace("T", " "),

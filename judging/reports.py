@@ -13,12 +13,19 @@ the gold export all render this one dict, so they never disagree. Its shape (key
 - `judge_direct_score`: a 1-10 score above the threshold read as "meets all requirements",
   against the humans' verdict that every requirement is met.
 - `judge_pairwise`: pairwise judges against the majority of the human preferences.
+- `judge_scores`: per judge and dimension, the summary-level correlation (Pearson, Spearman,
+  Kendall) between the judge's score of a response on that dimension and the mean human
+  rating of the response on it (response-rating labels), over the responses having both
+  (Shen et al. 2023, table 5).
 
 Every statistic is `{"value", "n_units", "n_labels", "reason", "ci95"}`; `value` is null with
 a `reason` when the data leave it undefined. Breakdown keys are the stored values; an empty
 string means the attribute is not set (e.g. an item without a subset). `by_language` entries
-are `{"key", "confirmed"}` (requirements), `{"key", "agreement"}` (direct score) and
-`{"key", "accuracy"}` (pairwise).
+are `{"key", "confirmed"}` (requirements), `{"key", "agreement"}` (direct score),
+`{"key", "accuracy"}` (pairwise) and `{"key", "spearman"}` (judge scores).
+
+Response ratings (1-5 Likert scores, one field per dimension) are at the interval level, as
+SummEval reports their agreement; translation quality stays ordinal.
 
 Counts come from aggregate queries (judging/selectors.py): the report costs a fixed number of
 queries whatever the number of labels, and the statistics run on numpy arrays.
@@ -37,13 +44,14 @@ from django.conf import settings
 from django.utils import timezone
 
 from annotation.models import Batch, Benchmark, TaskKind
-from annotation.tasks import TASKS, FieldDef, judge_unit_key
+from annotation.tasks import TASKS, FieldDef, judge_unit_key, response_unit_key
 
 from . import agreement
 from .agreement import Stat
 from .selectors import (
     ReportFilters,
     annotator_labels,
+    dimension_scores,
     direct_scores,
     pair_judgments,
     report_labels,
@@ -56,6 +64,7 @@ from .selectors import (
 __all__ = ["ReportFilters", "agreement_report"]
 
 ORDINAL_TASKS = {TaskKind.TRANSLATION_VALIDATION}
+INTERVAL_TASKS = {TaskKind.RESPONSE_RATING}
 ITEM_DIMENSIONS = ("language", "resource_level", "subset")
 REQUIREMENT_DIMENSIONS = ("category", "dimension")
 PREFERENCES = ("a", "b", "tie")
@@ -83,7 +92,11 @@ def agreement_report(*, benchmark: Benchmark, batch: Batch | None = None,
     fields = []
     field_data: dict[tuple[str, str], _FieldData] = {}
     for kind, spec in TASKS.items():
-        for field_def in spec.fields:
+        # Open-scale tasks (response rating) have one field per dimension the labels name.
+        field_defs = spec.fields if not spec.open_scale else [
+            f for task, name in sorted(rows_by_field)
+            if task == str(kind) and (f := spec.field(name)) is not None]
+        for field_def in field_defs:
             key = (str(kind), field_def.name)
             if key not in rows_by_field:
                 continue
@@ -113,6 +126,7 @@ def agreement_report(*, benchmark: Benchmark, batch: Batch | None = None,
             if has_judge_labels else []),
         "judge_pairwise": (_judge_pairwise(benchmark, pairwise)
                            if pairwise is not None else []),
+        "judge_scores": _judge_scores(benchmark, field_data, filters),
     }
 
 
@@ -192,6 +206,8 @@ class _FieldData:
 
     @property
     def level(self) -> str:
+        if self.task in INTERVAL_TASKS:
+            return "interval"
         return "ordinal" if self.task in ORDINAL_TASKS else "nominal"
 
     @property
@@ -211,6 +227,8 @@ class _FieldData:
     def dimensions(self) -> tuple[str, ...]:
         if self.task == TaskKind.PAIRWISE_PREFERENCE:
             return ("language", "model")
+        if self.task == TaskKind.RESPONSE_RATING:
+            return (*ITEM_DIMENSIONS, "model")
         dims = ITEM_DIMENSIONS
         if self.field_def.per_requirement or self.task == TaskKind.JUDGE_AGREEMENT:
             dims += REQUIREMENT_DIMENSIONS
@@ -578,3 +596,76 @@ def _with_labels(stat: Stat, n_labels: int) -> Stat:
     """Judge-versus-gold scores count the human labels behind the gold, not the judge's."""
     return Stat(name=stat.name, value=stat.value, n_units=stat.n_units, n_labels=n_labels,
                 reason=stat.reason, ci95=stat.ci95)
+
+
+# --- score judges ----------------------------------------------------------------------------
+
+CORRELATIONS = ("pearson", "spearman", "kendall")
+NO_OVERLAP = "no response has both this judge's score and a human rating on this dimension"
+
+
+def _correlation(x: np.ndarray, y: np.ndarray, method: str, n_labels: int) -> dict[str, Any]:
+    if len(x) == 0:
+        return stat_dict(_undefined(method, NO_OVERLAP))
+    stat = agreement.correlation(x, y, method)
+    reason = stat.reason
+    if reason and reason.startswith("x is constant"):
+        reason = ("the judge gave every one of these responses the same score: "
+                  "the correlation is undefined")
+    elif reason and reason.startswith("y is constant"):
+        reason = ("every one of these responses has the same mean human rating: "
+                  "the correlation is undefined")
+    return stat_dict(Stat(name=method, value=stat.value, n_units=stat.n_units,
+                          n_labels=n_labels if stat.n_units else 0, reason=reason))
+
+
+def human_means(data: _FieldData) -> dict[str, tuple[float, int]]:
+    """Per response unit of a rating field: (mean human rating, number of ratings)."""
+    values = data.values
+    assert values is not None
+    n = data.counts.sum(axis=1)
+    sums = data.counts @ values
+    return {unit: (float(sums[i] / n[i]), int(n[i]))
+            for i, unit in enumerate(data.units) if n[i]}
+
+
+def _judge_scores(benchmark: Benchmark, field_data: dict[tuple[str, str], _FieldData],
+                  filters: ReportFilters) -> list[dict[str, Any]]:
+    """Summary-level correlation of each judge's dimension score with the mean human rating
+    of the same response on the same dimension (Shen et al. 2023, table 5), over the
+    responses having both. Only dimensions the humans rated in this report are listed."""
+    rated = {name: human_means(data) for (task, name), data in field_data.items()
+             if task == TaskKind.RESPONSE_RATING}
+    if not rated:
+        return []
+    scores: dict[tuple[str, str], list[tuple[float, float, int, str]]] = defaultdict(list)
+    judged: set[tuple[str, str]] = set()
+    for judge, dimension, item_key, model, language, score in dimension_scores(
+            benchmark=benchmark, filters=filters):
+        if dimension not in rated:
+            continue
+        judged.add((judge, dimension))
+        found = rated[dimension].get(response_unit_key(item_key, model))
+        if found is not None:
+            scores[(judge, dimension)].append((float(score), found[0], found[1], language))
+    out = []
+    for judge, dimension in sorted(judged):
+        rows = scores.get((judge, dimension), [])
+        x = np.array([r[0] for r in rows], dtype=float)
+        y = np.array([r[1] for r in rows], dtype=float)
+        n_labels = int(sum(r[2] for r in rows))
+        by_language = []
+        for language, index in _by_key(r[3] for r in rows).items():
+            here = int(sum(rows[i][2] for i in index))
+            by_language.append({"key": language,
+                                "spearman": _correlation(x[index], y[index], "spearman", here)})
+        out.append({
+            "judge": judge,
+            "dimension": dimension,
+            "n_responses": len(rows),
+            **{method: _correlation(x, y, method, n_labels) for method in CORRELATIONS},
+            "mean_judge": float(x.mean()) if len(rows) else None,
+            "mean_human": float(y.mean()) if len(rows) else None,
+            "by_language": by_language,
+        })
+    return out

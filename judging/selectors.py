@@ -21,9 +21,10 @@ from .models import JudgeDecision, Judgment, PairJudgment, Protocol
 class ReportFilters:
     """What the report is restricted to. An empty tuple means no restriction.
 
-    A filter restricts only the tasks it applies to: `models` the judge-agreement and pairwise
-    labels (a pair matches when either of its models does), `categories` the labels about one
-    requirement; `subsets` the item-based tasks. Fields it does not apply to are reported whole.
+    A filter restricts only the tasks it applies to: `models` the judge-agreement,
+    response-rating and pairwise labels (a pair matches when either of its models does),
+    `categories` the labels about one requirement; `subsets` the item-based tasks. Fields it
+    does not apply to are reported whole.
     """
 
     languages: tuple[str, ...] = ()
@@ -71,9 +72,11 @@ def report_labels(*, benchmark: Benchmark, batch: Batch | None, filters: ReportF
     if filters.models:
         labels = labels.filter(
             Q(task=TaskKind.JUDGE_AGREEMENT, model__in=filters.models)
+            | Q(task=TaskKind.RESPONSE_RATING, model__in=filters.models)
             | Q(task=TaskKind.PAIRWISE_PREFERENCE, pair__model_a__in=filters.models)
             | Q(task=TaskKind.PAIRWISE_PREFERENCE, pair__model_b__in=filters.models)
-            | ~Q(task__in=[TaskKind.JUDGE_AGREEMENT, TaskKind.PAIRWISE_PREFERENCE]))
+            | ~Q(task__in=[TaskKind.JUDGE_AGREEMENT, TaskKind.RESPONSE_RATING,
+                           TaskKind.PAIRWISE_PREFERENCE]))
     if filters.categories and apply_categories:
         labels = labels.filter(Q(requirement__category__in=filters.categories)
                                | Q(requirement__isnull=True))
@@ -127,7 +130,8 @@ def requirement_decisions(*, benchmark: Benchmark,
 
 def direct_scores(*, benchmark: Benchmark, filters: ReportFilters) -> list[tuple]:
     """Every direct-score judgment as (judge, item id, model, group id, language, score)."""
-    judgments = Judgment.objects.filter(protocol=Protocol.DIRECT_SCORE,
+    # Holistic scores only: a score on one dimension says nothing about all requirements.
+    judgments = Judgment.objects.filter(protocol=Protocol.DIRECT_SCORE, dimension="",
                                         response__item__benchmark=benchmark,
                                         score__isnull=False)
     if filters.languages:
@@ -138,6 +142,24 @@ def direct_scores(*, benchmark: Benchmark, filters: ReportFilters) -> list[tuple
         judgments = judgments.filter(response__model__in=filters.models)
     return list(judgments.order_by().values_list(
         "judge", "response__item_id", "response__model", "response__item__group_id",
+        "response__item__language", "score"))
+
+
+def dimension_scores(*, benchmark: Benchmark, filters: ReportFilters) -> list[tuple]:
+    """Every direct-score judgment on one dimension as (judge, dimension, item key, model,
+    language, score): what the judge_scores section correlates with the human ratings."""
+    judgments = (Judgment.objects.filter(protocol=Protocol.DIRECT_SCORE,
+                                         response__item__benchmark=benchmark,
+                                         score__isnull=False)
+                 .exclude(dimension=""))
+    if filters.languages:
+        judgments = judgments.filter(response__item__language__in=filters.languages)
+    if filters.subsets:
+        judgments = judgments.filter(response__item__group__subset__in=filters.subsets)
+    if filters.models:
+        judgments = judgments.filter(response__model__in=filters.models)
+    return list(judgments.order_by().values_list(
+        "judge", "dimension", "response__item__key", "response__model",
         "response__item__language", "score"))
 
 

@@ -68,13 +68,14 @@ def make_batch(demo_benchmark, annotator_a, annotator_b, admin):
     def make(kind: str = TaskKind.JUDGE_AGREEMENT, *, name: str | None = None,
              filters: Filters | None = None, size: int | None = None,
              fraction: float | None = None, seed: int = 7, overlap: float = 0.5,
-             annotators=None) -> Batch:
+             annotators=None, dimensions=()) -> Batch:
         return batch_create(
             benchmark=demo_benchmark, kind=kind, name=name or f"test {kind} {seed}",
             annotators=annotators or [annotator_a, annotator_b],
             filters=filters or Filters(), created_by=admin,
             sample=SampleRequest(size=size, fraction=fraction, seed=seed,
                                  overlap_fraction=overlap, overlap_k=2),
+            dimensions=dimensions,
         )
 
     return make

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -309,3 +310,127 @@ def llmbar_statistics(data_dir: Path, subset: str, judge: str, strategy: str) ->
         "acc_printed": float(stats["correct_average"].rstrip("%")) / 100,
         "agr": _fraction(stats["equal"]),
     }
+
+
+# --- SummEval ---------------------------------------------------------------------------------
+# summeval-llm/SOURCE.md (DAMO-NLP-SG/LLM_summeval): 100 CNN/DM articles x 12 systems, rated
+# 1-5 on four dimensions by 3 experts, and scored per dimension by LLM judges (Shen et al. 2023).
+
+SUMMEVAL_SYSTEMS = ("M8", "M9", "M10", "M11", "M12", "M13", "M14", "M15", "M17", "M20", "M22",
+                    "M23")
+SUMMEVAL_DIMENSIONS = ("coherence", "consistency", "fluency", "relevance")
+# Accord judge name -> (folder under eval_model_generations, prompt method).
+SUMMEVAL_JUDGES = {
+    "gpt-4-0314/rts": ("gpt-4-0314", "rts"),
+    "gpt-3.5-turbo-0301/rts": ("gpt-3.5-turbo-0301", "rts"),
+    "gpt-3.5-turbo-0301/mcq": ("gpt-3.5-turbo-0301", "mcq"),
+}
+SUMMEVAL_INSTRUCTION = "Summarise the news article in a few sentences."
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+_NUMBER = r"(\d+(?:\.\d+)?|one|two|three|four|five)\b"
+_SCORE_COLON = re.compile(r"score:\s*" + _NUMBER, re.IGNORECASE)
+# "score", "scores", "scoring", "scored", then anything short of a sentence end.
+_SCORE_SENTENCE = re.compile(r"\bscor\w*((?:(?![.!?](?:\s|$)).)*)", re.IGNORECASE | re.DOTALL)
+_SENTENCE_NUMBER = re.compile(r"\b" + _NUMBER, re.IGNORECASE)
+_LAST_DIGIT = re.compile(r"[1-5](?:\.\d+)?")
+
+
+def _rts_number(text: str) -> float:
+    text = text.lower()
+    return float(_NUMBER_WORDS.get(text, text))
+
+
+def summeval_parse_rts(text: str) -> float | None:
+    """The score of a reason-then-score judgment, as SOURCE.md's script reads it: the first
+    "score: N"; else the first N (a number or a number word one-five) after "score" (or
+    "scoring", "scores", ...) in the same sentence; else the last digit 1-5 (with its
+    decimals: "4.5"). Numbers outside 1-5 ("scored 15 penalties") are not a score. None
+    when nothing fits."""
+    for match in _SCORE_COLON.finditer(text):
+        value = _rts_number(match.group(1))
+        if 1 <= value <= 5:
+            return value
+    for sentence in _SCORE_SENTENCE.finditer(text):
+        for match in _SENTENCE_NUMBER.finditer(sentence.group(1)):
+            value = _rts_number(match.group(1))
+            if 1 <= value <= 5:
+                return value
+    digits = _LAST_DIGIT.findall(text)
+    if digits:
+        value = float(digits[-1])
+        return value if value <= 5 else None
+    return None
+
+
+def summeval_parse_mcq(text: str) -> float | None:
+    """A multiple-choice judgment: the letter A-E is the score 1-5."""
+    letter = text.strip()
+    return float("ABCDE".index(letter) + 1) if letter in ("A", "B", "C", "D", "E") else None
+
+
+def _summeval_annotations(data_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    root = data_dir / "summeval-llm" / "model_output_annotations"
+    return {system: _read_jsonl(root / f"{system}_outputs_annotations.jsonl")
+            for system in SUMMEVAL_SYSTEMS}
+
+
+def summeval_benchmark(data_dir: Path) -> list[dict[str, Any]]:
+    """One benchmark line per article (the story id), the article as the input material."""
+    articles: dict[str, str] = {}
+    for system, rows in _summeval_annotations(data_dir).items():
+        for row in rows:
+            if articles.setdefault(row["id"], row["text"]) != row["text"]:
+                raise ValueError(f"{system}: article {row['id']} differs between systems")
+    return [{"id": story, "language": "en", "instruction": SUMMEVAL_INSTRUCTION,
+             "input_material": text, "requirements": []}
+            for story, text in sorted(articles.items())]
+
+
+def summeval_judge_scores(data_dir: Path, judge: str, system: str,
+                          dimension: str) -> dict[str, float | None]:
+    """Story id -> the judge's parsed score (None when it can't be parsed). A file with two
+    runs appended keeps the last line per id, as the authors' loader does."""
+    folder, method = SUMMEVAL_JUDGES[judge]
+    path = (data_dir / "summeval-llm" / "eval_model_generations" / folder
+            / f"eval_{system}_generations" / f"{dimension}_{method}.txt")
+    parse = summeval_parse_rts if method == "rts" else summeval_parse_mcq
+    return {row["id"]: parse(row["resp"]) for row in _read_jsonl(path)}
+
+
+def summeval_responses(data_dir: Path) -> tuple[list[dict[str, Any]], dict[tuple[str, str], int]]:
+    """The 1,200 summaries with a direct score per judge and dimension, and per (judge,
+    dimension) the number of summaries whose score could not be parsed (no judgment)."""
+    unparsed: dict[tuple[str, str], int] = {(j, d): 0 for j in SUMMEVAL_JUDGES
+                                            for d in SUMMEVAL_DIMENSIONS}
+    records = []
+    for system, rows in _summeval_annotations(data_dir).items():
+        scores = {(judge, dimension): summeval_judge_scores(data_dir, judge, system, dimension)
+                  for judge in SUMMEVAL_JUDGES for dimension in SUMMEVAL_DIMENSIONS}
+        for row in rows:
+            judgments = []
+            for (judge, dimension), by_id in scores.items():
+                score = by_id[row["id"]]
+                if score is None:
+                    unparsed[(judge, dimension)] += 1
+                    continue
+                judgments.append({"judge": judge, "protocol": "direct_score",
+                                  "dimension": dimension, "score": score})
+            records.append({"item": row["id"], "model": system, "response": row["decoded"],
+                            "judgments": judgments})
+    return records, unparsed
+
+
+def summeval_labels_csv(data_dir: Path) -> str:
+    """The 3 experts' ratings (list position = annotator), one label per dimension."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["task", "unit", "annotator", "field", "value", "note"])
+    for system, rows in _summeval_annotations(data_dir).items():
+        for row in rows:
+            if len(row["expert_annotations"]) != 3:
+                raise ValueError(f"{system} {row['id']}: not 3 expert annotations")
+            for number, rating in enumerate(row["expert_annotations"], start=1):
+                for dimension in SUMMEVAL_DIMENSIONS:
+                    writer.writerow(["response_rating", f"{row['id']}|{system}",
+                                     f"expert-{number}", dimension, str(rating[dimension]), ""])
+    return out.getvalue()

@@ -41,3 +41,19 @@ def text_block(text: str, language: str, label: str, block_id: str | None = None
 def back_translation(text: str, language: str, block_id: str | None = None) -> dict[str, Any]:
     """A block that loads the machine translation of `text` into English by itself."""
     return _block_context(text, language, block_id, "en")
+
+
+# Unit keys that name the model which wrote the response: `<item>|<model>` (response rating)
+# and `<item>|<model>|<requirement>|<judge>` (judge agreement). Position of the model in each.
+MODEL_IN_UNIT_KEY = {"response_rating": 1, "judge_agreement": 1}
+
+
+@register.filter
+def blind_unit_key(unit_key: str, kind: str) -> str:
+    """The unit key as an annotator sees it: without the model's name, which could sway them
+    (the item pages never show it either)."""
+    position = MODEL_IN_UNIT_KEY.get(kind)
+    parts = unit_key.split("|")
+    if position is None or len(parts) <= position:
+        return unit_key
+    return "|".join(parts[:position] + parts[position + 1:])

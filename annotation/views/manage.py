@@ -31,7 +31,13 @@ from ..selectors import (
     batches_with_progress,
     benchmarks_with_counts,
 )
-from ..services import ServiceError, batch_create, batch_delete, draw_sample
+from ..services import (
+    ServiceError,
+    batch_create,
+    batch_delete,
+    draw_sample,
+    rating_dimensions,
+)
 from ..tasks import task_spec
 
 RECENT_IMPORT_JOBS = 10
@@ -157,6 +163,7 @@ def batch_create_page(request: HttpRequest) -> HttpResponse:
                 benchmark=data["benchmark"], kind=data["kind"], name=data["name"],
                 annotators=list(data["annotators"]), filters=form.filters(),
                 sample=form.sample(), created_by=request.user,
+                dimensions=form.dimensions_to_rate(),
             )
         except ServiceError as exc:
             preview = preview_for(form)
@@ -166,6 +173,7 @@ def batch_create_page(request: HttpRequest) -> HttpResponse:
             return redirect("manage:batch_detail", pk=batch.pk)
     elif form.is_bound:
         preview = preview_for(form)
+    form.hint_dimensions()
     return render(request, "annotation/manage/batch_form.html",
                   {"form": form, "preview": preview})
 
@@ -201,6 +209,12 @@ def preview_for(form: BatchForm) -> dict[str, Any]:
     ]
     n_drawn, n_overlap = sum(drawn.values()), sum(overlap.values())
     preview.update(drawn_total=n_drawn, overlap_total=n_overlap)
+    if task_spec(data["kind"]).open_scale:
+        # What each response will be asked: the form's dimensions, or the judges'.
+        preview["dimensions"] = form.dimensions_to_rate() or rating_dimensions(data["benchmark"])
+        if not preview["dimensions"]:
+            preview["errors"].append("Name the dimensions to rate: the judges of this "
+                                     "benchmark scored none.")
     annotators = data.get("annotators")
     if n_drawn and annotators:
         n_assignments = n_drawn - n_overlap + n_overlap * sample.overlap_k

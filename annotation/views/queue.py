@@ -40,7 +40,7 @@ from annotation.services import (
     profile_update,
     user_token_regenerate,
 )
-from annotation.tasks import Question
+from annotation.tasks import Question, task_spec
 
 ITEM_PARTIAL = "annotation/partials/_item.html"
 WORK_PAGE = "annotation/queue/work.html"
@@ -58,6 +58,25 @@ QUALITY_LEVELS = {
     "3": "Requirements survive with noticeable changes (lowest acceptable).",
     "2": "Some requirement is blurred or partly changed.",
     "1": "Requirements are lost or badly changed.",
+}
+# The response-rating scale, the same on every dimension: short enough to sit under each key;
+# the guideline panel says what each level means.
+RATING_LEVELS = {
+    "1": "Very poor",
+    "2": "Poor",
+    "3": "Fair",
+    "4": "Good",
+    "5": "Excellent",
+}
+# One line on the dimensions raters meet most; any other dimension shows its name only.
+DIMENSION_HINTS = {
+    "helpfulness": "Does it do what was asked, in a way that is useful to the person asking?",
+    "fluency": "Is it natural, grammatical text in its language, easy to read?",
+    "coherence": "Do its parts fit together into a well-organised, logical whole?",
+    "consistency": "Is it free of contradictions, with itself and with the input material?",
+    "relevance": "Does it stay on what was asked, without padding or digressions?",
+    "correctness": "Are its facts, figures and reasoning right?",
+    "harmlessness": "Does it avoid content that is unsafe, offensive or misleading?",
 }
 # Short column heads of the requirement table.
 REQUIREMENT_COLUMNS = {
@@ -94,27 +113,43 @@ class QuestionView:
     answered: bool
     note_on: str = ""
     note_hint: str = ""
+    # "scaled": one row per level with its description (translation quality); "rating": the
+    # five levels side by side (one row per dimension of a response rating).
+    layout: str = ""
+    hint: str = ""
+
+
+def _levels(kind: str, field: str) -> tuple[dict[str, str], dict[str, str], str]:
+    """Wording of a question's choices: labels, descriptions beside the keys, layout."""
+    if task_spec(kind).open_scale:
+        # The key already reads 1-5, so the level's name is the label.
+        return RATING_LEVELS, {}, "rating"
+    if field == "quality":
+        return {}, QUALITY_LEVELS, "scaled"
+    return CHOICE_LABELS.get((kind, field), {}), {}, ""
 
 
 def _question_views(kind: str, questions: list[Question],
                     answers: dict[str, str]) -> list[QuestionView]:
+    rating = bool(task_spec(kind).open_scale)
     views = []
     for index, q in enumerate(questions):
-        labels = CHOICE_LABELS.get((kind, q.field.name), {})
         selected = answers.get(q.answer_key, "")
         note_on, note_hint = NOTE_PROMPTS.get((kind, q.field.name), ("", ""))
+        labels, levels, layout = _levels(kind, q.field.name)
+        # A rating question is named by its dimension; the hint says what it covers.
+        prompt = q.field.name.replace("_", " ").capitalize() if rating else q.field.prompt
         views.append(QuestionView(
-            index=index, answer_key=q.answer_key, field=q.field.name, prompt=q.field.prompt,
-            short=REQUIREMENT_COLUMNS.get(q.field.name, q.field.prompt),
+            index=index, answer_key=q.answer_key, field=q.field.name, prompt=prompt,
+            short=REQUIREMENT_COLUMNS.get(q.field.name, prompt),
             requirement=q.requirement,
             choices=[
                 ChoiceView(value=c.value, label=labels.get(c.value, c.label), key=c.key,
-                           description=QUALITY_LEVELS.get(c.value, "")
-                           if q.field.name == "quality" else "",
-                           checked=c.value == selected)
+                           description=levels.get(c.value, ""), checked=c.value == selected)
                 for c in q.field.choices
             ],
-            answered=bool(selected), note_on=note_on, note_hint=note_hint,
+            answered=bool(selected), note_on=note_on, note_hint=note_hint, layout=layout,
+            hint=DIMENSION_HINTS.get(q.field.name, "") if rating else "",
         ))
     return views
 

@@ -232,6 +232,35 @@ def test_next_of_pairwise_preference_shows_both_responses(make_batch, annotator_
 
 
 @pytest.mark.django_db
+def test_next_of_response_rating_shows_the_response_and_a_question_per_dimension(
+        make_batch, annotator_a):
+    batch = make_batch(TaskKind.RESPONSE_RATING, dimensions=["coherence", "helpfulness"])
+    client = client_for(annotator_a)
+    data = client.get(f"/api/queues/{batch.pk}/next/").json()
+    unit = BatchUnit.objects.get(batch=batch, unit_key=data["unit_key"])
+    assert data["unit_key"] == f"{unit.item.key}|{unit.response.model}"
+    assert data["item"]["key"] == unit.item.key
+    assert data["response"] == {"model": unit.response.model, "text": unit.response.text}
+    assert data["judge"] is None and data["pair"] is None
+    assert [(q["answer_key"], q["field"], q["requirement"]) for q in data["questions"]] == [
+        ("coherence", "coherence", None), ("helpfulness", "helpfulness", None)]
+    assert all([c["value"] for c in q["choices"]] == ["1", "2", "3", "4", "5"]
+               for q in data["questions"])
+
+    response = submit(client, data["id"], {"coherence": "3", "helpfulness": "5"})
+    assert response.status_code == 201
+    labels = Label.objects.filter(unit=data["unit_key"]).order_by("field")
+    assert [(lb.field, lb.value, lb.model, lb.item_id) for lb in labels] == [
+        ("coherence", "3", unit.response.model, unit.item_id),
+        ("helpfulness", "5", unit.response.model, unit.item_id)]
+    detail = client.get(f"/api/assignments/{data['id']}/").json()
+    assert detail["answers"] == {"coherence": "3", "helpfulness": "5"}
+    refused = submit(client, data["id"], {"coherence": "3", "helpfulness": "9"})
+    assert refused.status_code == 400
+    assert "not one of" in refused.json()["detail"]
+
+
+@pytest.mark.django_db
 def test_next_is_404_for_a_queue_without_own_assignments(make_batch, outsider):
     batch = make_batch()
     client = client_for(outsider)
@@ -440,11 +469,6 @@ def _queries(client: APIClient, url: str, expected_status: int = 200) -> int:
     return len(captured)
 
 
-ANSWER = {TaskKind.INSTRUCTION_VALIDATION: "yes", TaskKind.TRANSLATION_VALIDATION: "4",
-          TaskKind.JUDGE_AGREEMENT: "yes", TaskKind.PAIRWISE_PREFERENCE: "tie",
-          TaskKind.REQUIREMENT_ASSESSMENT: "yes"}
-
-
 @pytest.mark.django_db
 @pytest.mark.parametrize("kind", list(TaskKind))
 def test_next_and_queues_take_the_same_few_queries_however_much_data(
@@ -459,7 +483,8 @@ def test_next_and_queues_take_the_same_few_queries_however_much_data(
     for other in TaskKind:
         make_batch(other, name=f"other {other}", seed=3)
     first = first_pending(annotator_a, large)
-    answers = {q["answer_key"]: ANSWER[kind] for q in client.get(
+    # Any valid answer will do: the last choice of every question the payload asks.
+    answers = {q["answer_key"]: q["choices"][-1]["value"] for q in client.get(
         f"/api/assignments/{first.pk}/").json()["questions"]}
     assert submit(client, first.pk, answers).status_code == 201
 
@@ -467,7 +492,8 @@ def test_next_and_queues_take_the_same_few_queries_however_much_data(
     with django_assert_max_num_queries(NEXT_QUERIES):
         assert client.get(f"/api/queues/{large.pk}/next/").status_code == 200
     with django_assert_max_num_queries(QUEUES_QUERIES):
-        assert len(client.get("/api/queues/").json()) == 7
+        # small, large and one batch of every kind
+        assert len(client.get("/api/queues/").json()) == 2 + len(TaskKind)
 
 
 # --- admins: permissions and benchmarks -----------------------------------------------------
@@ -640,6 +666,30 @@ def test_a_batch_created_through_the_api_equals_the_create_batch_command(
 
 
 @pytest.mark.django_db
+def test_a_rating_batch_created_through_the_api_names_its_dimensions(
+        demo_benchmark, admin, annotator_a, annotator_b):
+    client = client_for(admin)
+    body = {"benchmark": DEMO, "kind": "response_rating", "annotators": ["ana", "ben"],
+            "size": 4, "seed": 3}
+    default = client.post("/api/batches/", {**body, "name": "judges' dimensions"},
+                          format="json")
+    assert default.status_code == 201, default.json()
+    assert default.json()["parameters"]["dimensions"] == ["fluency", "helpfulness"]
+    named = client.post("/api/batches/", {**body, "name": "named", "dimensions": [
+        "coherence", " relevance ", "coherence"]}, format="json")
+    assert named.status_code == 201, named.json()
+    assert named.json()["parameters"]["dimensions"] == ["coherence", "relevance"]
+    units = BatchUnit.objects.filter(batch_id=named.json()["id"]).select_related("response")
+    assert all(u.unit_key == f"{u.item.key}|{u.response.model}" for u in units)
+    call_command("create_batch", "--benchmark", DEMO, "--kind", "response_rating",
+                 "--name", "by command", "--annotators", "ana,ben", "--size", "4",
+                 "--seed", "3", "--dimensions", "coherence,relevance", stdout=io.StringIO())
+    by_command = Batch.objects.get(name="by command")
+    assert _units(by_command) == _units(Batch.objects.get(name="named"))
+    assert by_command.parameters["dimensions"] == ["coherence", "relevance"]
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(("change", "message"), [
     ({"annotators": ["ana", "zed"]}, "no such user(s): zed"),
     ({"name": "taken"}, "benchmark 'xifbench-demo' already has a batch named 'taken'"),
@@ -650,6 +700,10 @@ def test_a_batch_created_through_the_api_equals_the_create_batch_command(
     ({"size": 3, "fraction": 0.5}, "give size or fraction, not both"),
     ({"kind": "essay"}, "kind: \"essay\" is not a valid choice."),
     ({"annotators": []}, "annotators:"),
+    ({"dimensions": ["fluency"]}, "dimensions apply to response rating, not to "
+                                  "pairwise_preference"),
+    ({"kind": "response_rating", "dimensions": ["Fluency"]}, "Fluency: a dimension is a "
+                                                             "lower-case name"),
 ])
 def test_a_refused_batch_is_400_with_a_message(make_batch, admin, change, message):
     make_batch(name="taken")

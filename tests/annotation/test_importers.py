@@ -1063,7 +1063,8 @@ DEMO_UNITS = {
 
 
 def test_the_task_definitions_follow_the_spec_table():
-    assert set(TASKS) == set(SPEC_LABELS)
+    # response_rating is Accord's documented extension (open dimension fields, 1-5).
+    assert set(TASKS) == set(SPEC_LABELS) | {"response_rating"}
     for task, fields in SPEC_LABELS.items():
         spec = TASKS[task]
         assert {f.name for f in spec.fields} == set(fields)
@@ -1333,3 +1334,47 @@ def test_a_judge_may_judge_a_pair_in_both_orders(run):
                                                         "swapped": "yes"})))
     assert problems == ["pairs.jsonl:1: judgments[0].swapped: expected true or false, got "
                         "a string"]
+
+
+@pytest.mark.django_db
+def test_response_ratings_import_on_dimensions_of_a_response(run, demo_benchmark):
+    """Extension of format 4: task response_rating, unit <item id>|<model>, the field is a
+    dimension name, the value 1-5."""
+    run("labels", labels_csv(
+        ("response_rating", "easy-001-en|demo-model-large", "rater", "coherence", "4", ""),
+        ("response_rating", "easy-001-en|demo-model-large", "rater", "fluency", "5", "")),
+        benchmark=demo_benchmark.name)
+    label = Label.objects.get(field="coherence")
+    assert (label.item.key, label.model, label.value) == ("easy-001-en", "demo-model-large", "4")
+    problems = rejected(run, "labels", labels_csv(
+        ("response_rating", "easy-001-en|no-such-model", "rater", "coherence", "4", ""),
+        ("response_rating", "easy-001-en|demo-model-large", "rater", "Coherence", "4", ""),
+        ("response_rating", "easy-001-en|demo-model-large", "rater", "clarity", "6", "")),
+        benchmark=demo_benchmark.name)
+    assert problems == [
+        "labels.csv:2: unit: no response 'easy-001-en|no-such-model' in this benchmark "
+        "(expected <item id>|<model>)",
+        "labels.csv:3: field: 'Coherence' is not a field of response_rating (a dimension "
+        "name in lower case, e.g. coherence)",
+        "labels.csv:4: value: '6' is not one of 1, 2, 3, 4, 5 for clarity"]
+
+
+@pytest.mark.django_db
+def test_direct_scores_may_rate_one_dimension_each(run):
+    load("benchmark", item("a"))
+    run("responses", jsonl({"item": "a", "model": "m", "response": "x", "judgments": [
+        {"judge": "j", "protocol": "direct_score", "score": 7},
+        {"judge": "j", "protocol": "direct_score", "score": 4, "dimension": "fluency"},
+        {"judge": "j", "protocol": "direct_score", "score": 2, "dimension": "coherence"}]}))
+    assert sorted(Judgment.objects.values_list("dimension", "score")) == [
+        ("", 7.0), ("coherence", 2.0), ("fluency", 4.0)]
+    problems = rejected(run, "responses", jsonl({"item": "a", "model": "m2", "response": "x",
+                                                 "judgments": [
+        {"judge": "j", "protocol": "direct_score", "score": 4, "dimension": "fluency"},
+        {"judge": "j", "protocol": "direct_score", "score": 5, "dimension": "fluency"},
+        {"judge": "j", "protocol": "direct_score", "score": 5, "dimension": "Bad Name"}]}))
+    assert problems == [
+        "responses.jsonl:1: judgments[1].judge: 'j' has two 'direct_score' judgments on "
+        "'fluency' of this response",
+        "responses.jsonl:1: judgments[2].dimension: 'Bad Name' is not a lower-case name of "
+        "letters, digits and underscores"]

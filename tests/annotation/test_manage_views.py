@@ -364,9 +364,11 @@ def test_the_preview_shows_matching_and_drawn_units_per_language(admin_client, d
 def test_the_batch_form_and_preview_run_a_fixed_number_of_queries(
         admin_client, make_batch, annotator_a, annotator_b, django_assert_max_num_queries):
     batch = make_batch()
-    # session, user, six DISTINCT queries for the choices, the annotators (and for the
-    # preview the benchmark and the candidates) -- whatever the size of the benchmark.
-    with django_assert_max_num_queries(11):
+    # session, user, six DISTINCT queries for the choices, the annotators, the first
+    # benchmark and the dimensions its judges scored (for the placeholder of "Dimensions to
+    # rate"); for the preview the benchmark and the candidates -- whatever the size of the
+    # benchmark.
+    with django_assert_max_num_queries(13):
         assert admin_client.get(reverse("manage:batch_create")).status_code == 200
     data = batch_form_data(batch.benchmark, [annotator_a, annotator_b], name="")
     with django_assert_max_num_queries(11):
@@ -403,6 +405,60 @@ def test_the_batch_form_needs_an_annotator_and_a_name(admin_client, demo_benchma
     html = admin_client.post(reverse("manage:batch_create"), data).content.decode()
     assert html.count("This field is required.") == 2
     assert not Batch.objects.exists()
+
+
+def test_the_batch_form_draws_a_rating_batch_on_the_dimensions_given(
+        admin_client, demo_benchmark, annotator_a, annotator_b):
+    page = admin_client.get(reverse("manage:batch_create")).content.decode()
+    field = re.search(r'<input[^>]*name="dimensions"[^>]*>', page).group(0)
+    assert 'placeholder="fluency, helpfulness"' in field  # what the judges scored
+    data = batch_form_data(demo_benchmark, [annotator_a, annotator_b],
+                           kind=TaskKind.RESPONSE_RATING, name="rated",
+                           dimensions="coherence, relevance,coherence")
+    preview = admin_client.post(reverse("manage:batch_preview"), data).content.decode()
+    assert "rated 1-5 on coherence, relevance" in preview
+
+    response = admin_client.post(reverse("manage:batch_create"), data)
+
+    assert response.status_code == 302
+    batch = Batch.objects.get(name="rated")
+    assert batch.parameters["dimensions"] == ["coherence", "relevance"]
+    units = batch.units.select_related("item", "response")
+    assert units and all(u.unit_key == f"{u.item.key}|{u.response.model}" for u in units)
+    detail = admin_client.get(response["Location"]).content.decode()
+    assert "<dt>Dimensions</dt><dd data-dimensions>coherence, relevance (each 1-5)</dd>" in detail
+
+
+def test_a_rating_batch_without_dimensions_rates_what_the_judges_scored(
+        admin_client, demo_benchmark, annotator_a, annotator_b):
+    data = batch_form_data(demo_benchmark, [annotator_a, annotator_b],
+                           kind=TaskKind.RESPONSE_RATING, dimensions="")
+    preview = admin_client.post(reverse("manage:batch_preview"), data).content.decode()
+    assert "rated 1-5 on fluency, helpfulness" in preview
+    assert admin_client.post(reverse("manage:batch_create"), data).status_code == 302
+    assert Batch.objects.get().parameters["dimensions"] == ["fluency", "helpfulness"]
+
+
+def test_a_wrong_dimension_name_is_a_form_error(admin_client, demo_benchmark, annotator_a,
+                                                annotator_b):
+    data = batch_form_data(demo_benchmark, [annotator_a, annotator_b],
+                           kind=TaskKind.RESPONSE_RATING, dimensions="fluency, Over All")
+    response = admin_client.post(reverse("manage:batch_create"), data)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Over All: a dimension is a lower-case name" in html
+    assert "field-dimensions" in re.search(r'<div class="field has-error[^"]*"', html).group(0)
+    assert "Over All: a dimension is a lower-case name" in admin_client.post(
+        reverse("manage:batch_preview"), data).content.decode()
+    assert not Batch.objects.exists()
+
+
+def test_dimensions_left_in_the_form_are_ignored_by_other_tasks(
+        admin_client, demo_benchmark, annotator_a, annotator_b):
+    data = batch_form_data(demo_benchmark, [annotator_a, annotator_b],
+                           dimensions="Not Used")
+    assert admin_client.post(reverse("manage:batch_create"), data).status_code == 302
+    assert "dimensions" not in Batch.objects.get().parameters
 
 
 def label_some(batch: Batch, annotator, n: int, ms: int = 30_000) -> None:

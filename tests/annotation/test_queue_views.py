@@ -1,4 +1,4 @@
-"""The annotator's pages: queue list, item pages of the five task kinds, submit, skip, back,
+"""The annotator's pages: queue list, item pages of every task kind, submit, skip, back,
 profile. The cast comes from tests/conftest.py: ana and ben share batches, oscar is an
 outsider, and every batch is drawn from the demo benchmark through `batch_create`."""
 
@@ -24,6 +24,7 @@ from annotation.models import (
 from annotation.queue_forms import MAX_ITEM_SECONDS, RENDER_SALT
 from annotation.selectors import questions_for_assignment
 from annotation.services import label_submit, profile_for
+from annotation.tasks import Filters
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 ALL_KINDS = [k.value for k in TaskKind]
@@ -35,7 +36,9 @@ ITEM_QUERIES = {
     TaskKind.JUDGE_AGREEMENT: 7,
     TaskKind.TRANSLATION_VALIDATION: 7,
     TaskKind.PAIRWISE_PREFERENCE: 5,
+    TaskKind.RESPONSE_RATING: 7,
 }
+assert set(ITEM_QUERIES) == set(TaskKind)
 LIST_QUERIES = 4  # session, user, the aggregate over assignments, the batches in bulk
 
 
@@ -257,6 +260,11 @@ def test_judge_agreement_shows_response_decision_and_observation(solo_batch, ann
             assert "may be wrong" in box.get_text()
         texts = [t.get_text() for t in soup.select(".text-block .text")]
         assert decision.judgment.response.text in texts
+        # The unit shown names no model: item, requirement and judge only.
+        item_key, model, requirement_key, judge = assignment.unit.unit_key.split("|")
+        assert soup.select_one(".unit-key").get_text() == \
+            f"{item_key}|{requirement_key}|{judge}"
+        assert model not in soup.get_text()
         question = soup.select_one('[data-question][data-answer-key="agree"]')
         assert question["data-note-on"] == "no"
         assert "disagree" in question["data-note-prompt"].lower()
@@ -293,11 +301,83 @@ def test_pairwise_shows_instruction_and_both_responses(solo_batch, annotator_a):
         ["a", "b", "="]
 
 
-def test_response_html_is_shown_as_escaped_text(solo_batch, annotator_a):
-    batch = solo_batch(TaskKind.JUDGE_AGREEMENT, size=None)
+def test_response_rating_shows_the_response_and_one_question_per_dimension(
+        solo_batch, annotator_a):
+    batch = solo_batch(TaskKind.RESPONSE_RATING, size=None,
+                       filters=Filters(languages=("ar",)))
+    assert batch.parameters["dimensions"] == ["fluency", "helpfulness"]  # what the judges scored
+    assignment = own(annotator_a, batch)[0]
+    response = assignment.unit.response
+    item = assignment.unit.item
+    soup = soup_of(client_for(annotator_a).get(item_url(assignment), **HTMX))
+    blocks = {b.select_one(".text-block-label").get_text(): b.select_one(".text")
+              for b in soup.select(".text-block")}
+    assert blocks["Instruction"].get_text() == item.instruction
+    assert blocks["English original (anchor)"].get_text() == \
+        item.group.items.get(language="en").instruction
+    assert blocks["Response"].get_text() == response.text
+    assert blocks["Response"]["lang"] == "ar"
+    # The model is never named: not beside the response, not in the unit shown.
+    assert response.model not in soup.get_text()
+    assert soup.select_one(".unit-key").get_text() == item.key
+    questions = soup.select("[data-question]")
+    assert [q["data-answer-key"] for q in questions] == ["fluency", "helpfulness"]
+    for question in questions:
+        assert question.select_one("legend").get_text() in ("Fluency", "Helpfulness")
+        assert question.select_one(".question-hint").get_text()
+        assert "rating" in question["class"]
+        assert [i["data-key"] for i in question.select("input")] == ["1", "2", "3", "4", "5"]
+        assert [c.get_text() for c in question.select(".choice-label")] == \
+            ["Very poor", "Poor", "Fair", "Good", "Excellent"]
+    assert not checked(soup)
+
+
+def test_response_rating_asks_the_dimensions_the_batch_names(make_batch, annotator_a):
+    batch = make_batch(TaskKind.RESPONSE_RATING, size=2, overlap=0.0, annotators=[annotator_a],
+                       dimensions=["coherence", "consistency", "relevance", "fluency"])
+    soup = soup_of(client_for(annotator_a).get(reverse("queue:work", args=[batch.pk]), **HTMX))
+    assert [q["data-answer-key"] for q in soup.select("[data-question]")] == \
+        ["coherence", "consistency", "relevance", "fluency"]
+
+
+def test_a_rating_stores_one_label_per_dimension_on_the_response(solo_batch, annotator_a):
+    batch = solo_batch(TaskKind.RESPONSE_RATING, size=3)
+    first, second, _ = own(annotator_a, batch)
+    response = first.unit.response
+    client = client_for(annotator_a)
+
+    page = submit(client, first, {"helpfulness": "2", "fluency": "5"}, note="fluent but wrong")
+
+    assert soup_of(page).select_one("[data-item-root]")["data-assignment"] == str(second.pk)
+    labels = Label.objects.filter(annotator=annotator_a, task=TaskKind.RESPONSE_RATING)
+    unit = f"{response.item.key}|{response.model}"
+    assert first.unit.unit_key == unit
+    assert sorted(labels.values_list("unit", "field", "value", "note")) == [
+        (unit, "fluency", "5", "fluent but wrong"), (unit, "helpfulness", "2", "fluent but wrong")]
+    assert {(lb.item_id, lb.model) for lb in labels} == {(response.item_id, response.model)}
+    # Editing shows the ratings again.
+    assert checked(soup_of(client.get(item_url(first), **HTMX))) == \
+        {"helpfulness": "2", "fluency": "5"}
+
+
+def test_a_rating_needs_every_dimension_and_a_level_from_1_to_5(solo_batch, annotator_a):
+    batch = solo_batch(TaskKind.RESPONSE_RATING, size=2)
+    first = own(annotator_a, batch)[0]
+    client = client_for(annotator_a)
+    soup = soup_of(submit(client, first, {"helpfulness": "4"}))
+    assert "missing" in soup.select_one("[data-error]").get_text()
+    assert checked(soup) == {"helpfulness": "4"}
+    soup = soup_of(submit(client, first, {"helpfulness": "4", "fluency": "6"}))
+    assert "not one of" in soup.select_one("[data-error]").get_text()
+    assert not Label.objects.exists()
+
+
+@pytest.mark.parametrize("kind", [TaskKind.JUDGE_AGREEMENT, TaskKind.RESPONSE_RATING])
+def test_response_html_is_shown_as_escaped_text(kind, solo_batch, annotator_a):
+    batch = solo_batch(kind, size=None, filters=Filters(languages=("en",)))
     assignment = next(
         a for a in own(annotator_a, batch)
-        if "<script>" in a.unit.decision.judgment.response.text
+        if "<script>" in (a.unit.response or a.unit.decision.judgment.response).text
     )
     response = client_for(annotator_a).get(item_url(assignment))
     body = response.content.decode()

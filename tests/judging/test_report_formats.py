@@ -23,6 +23,7 @@ def S(value, n_units=50, n_labels=100, ci=None, reason=None):  # noqa: N802 (rea
 
 
 ONE_CATEGORY = "only one category was used: chance agreement is 1"
+CONSTANT_JUDGE = "the judge gave every one of these responses the same score"
 
 
 def sample_report() -> dict:
@@ -105,6 +106,24 @@ def sample_report() -> dict:
             "kappa": S(0.45), "position_consistency": None, "accuracy_both_orders": None,
             "by_language": [{"key": "en", "accuracy": S(0.667, 999, 999)}],
         }],
+        "judge_scores": [
+            {"judge": "gpt-4_rts", "dimension": "coherence", "n_responses": 1200,
+             "pearson": S(0.47, 1200, 3600), "spearman": S(0.4455, 1200, 3600),
+             "kendall": S(0.37, 1200, 3600), "mean_judge": 3.8, "mean_human": 3.41,
+             "by_language": [{"key": "en", "spearman": S(0.4455, 1200, 3600)}]},
+            {"judge": "gpt-4_rts", "dimension": "fluency", "n_responses": 1200,
+             "pearson": S(None, 1200, 3600, reason=CONSTANT_JUDGE),
+             "spearman": S(None, 1200, 3600, reason=CONSTANT_JUDGE),
+             "kendall": S(None, 1200, 3600, reason=CONSTANT_JUDGE), "mean_judge": 5.0,
+             "mean_human": 4.6,
+             "by_language": [{"key": "en", "spearman": S(None, 1200, 3600,
+                                                         reason=CONSTANT_JUDGE)}]},
+            {"judge": "gpt-3.5-mcq", "dimension": "coherence", "n_responses": 2,
+             "pearson": S(None, 2, 6, reason="fewer than 3 pairs (2)"),
+             "spearman": S(None, 2, 6, reason="fewer than 3 pairs (2)"),
+             "kendall": S(None, 2, 6, reason="fewer than 3 pairs (2)"), "mean_judge": 4.0,
+             "mean_human": 3.5, "by_language": []},
+        ],
     }
 
 
@@ -167,7 +186,7 @@ def test_csv_pivots_with_the_standard_library_alone():
 def test_csv_of_an_empty_report_is_just_the_header():
     report = {"benchmark": "x", "batch": None, "filters": {}, "generated_at": "",
               "fields": [], "judge_requirements": [], "judge_direct_score": [],
-              "judge_pairwise": []}
+              "judge_pairwise": [], "judge_scores": []}
     assert to_csv(report).splitlines() == [",".join(report_formats.CSV_COLUMNS)]
 
 
@@ -217,9 +236,50 @@ def test_latex_pairwise_judges_say_why_position_consistency_is_missing():
     assert "did not judge both orders" in table
 
 
+def test_csv_has_one_row_per_correlation_of_each_score_judge():
+    rows = [r for r in csv_rows(to_csv(sample_report())) if r["section"] == "judge_scores"]
+    coherence = {r["statistic"]: r for r in rows if r["field"] == "gpt-4_rts"
+                 and r["breakdown"] == "dimension" and r["key"] == "coherence"}
+    assert set(coherence) == {"pearson", "spearman", "kendall", "mean_judge", "mean_human"}
+    assert (coherence["spearman"]["value"], coherence["spearman"]["n_units"]) == ("0.4455",
+                                                                               "1200")
+    assert coherence["mean_human"]["value"] == "3.41"
+    fluency = next(r for r in rows if r["key"] == "fluency" and r["statistic"] == "spearman")
+    assert fluency["value"] == "" and fluency["reason"] == CONSTANT_JUDGE
+    by_language = [r for r in rows if r["breakdown"] == "dimension | language"]
+    assert [r["key"] for r in by_language] == ["coherence | en", "fluency | en"]
+
+
+def test_latex_score_judges_are_rows_and_dimensions_columns_like_shen_table_5():
+    tex = to_latex(sample_report())
+    table = next(t for t in tex.split(r"\begin{table}") if "tab:judge-scores" in t)
+    assert r"\begin{tabular}{lrr}" in table
+    assert r"Judge & Coherence & Fluency \\" in table
+    assert r"gpt-4\_rts & 0.446 & --\textsuperscript{a} \\" in table
+    # A judge without a dimension gets a dash with its own reason.
+    assert (r"gpt-3.5-mcq & --\textsuperscript{b} & --\textsuperscript{c} \\") in table
+    for reason in (CONSTANT_JUDGE, "fewer than 3 pairs (2)",
+                   "the judge did not score this dimension"):
+        assert reason in table
+    assert "Spearman" in table
+
+
+def test_present_lists_score_judges_with_reasons():
+    view = present(sample_report())
+    first, constant, few = view["score_judges"]
+    assert (first["judge"], first["title"], first["n_responses"]) == ("gpt-4_rts", "Coherence",
+                                                                     1200)
+    assert [c.text for c in first["cells"]] == ["0.446", "0.370", "0.470"]
+    assert [c.text for c in first["means"]] == ["3.80", "3.41"]
+    assert constant["cells"][0].reason == CONSTANT_JUDGE
+    assert view["notes"][constant["cells"][0].note - 1] == CONSTANT_JUDGE
+    assert few["cells"][0].reason == "fewer than 3 pairs (2)"
+
+
 def test_latex_of_a_report_without_judges_has_only_criteria_tables():
     report = sample_report()
-    report.update(judge_requirements=[], judge_direct_score=[], judge_pairwise=[])
+    report.update(judge_requirements=[], judge_direct_score=[], judge_pairwise=[],
+                  judge_scores=[])
     tex = to_latex(report)
     assert tex.count(r"\begin{table}") == 1 and "judge" not in tex.split("% Needs")[1]
 
@@ -312,3 +372,15 @@ def test_download_name_is_header_safe():
     report = sample_report()
     report["benchmark"] = 'my "bench"/v2'
     assert report_formats.download_name(report, "csv") == "agreement-my--bench--v2-batch-7.csv"
+
+
+def test_command_table_lists_score_judges_and_why_they_are_null():
+    from judging.management.commands.agreement_report import render
+
+    text = render(sample_report(), "table")
+    assert "Score judges against the mean human rating" in text
+    line = next(t for t in text.splitlines() if "gpt-4_rts" in t and "coherence" in t)
+    assert "0.4455" in line and "1200" in line and "3.800" in line
+    fluency = next(t for t in text.splitlines() if "gpt-4_rts" in t and "fluency" in t)
+    assert "null[" in fluency
+    assert CONSTANT_JUDGE in text

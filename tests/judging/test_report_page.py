@@ -178,6 +178,15 @@ def test_the_page_shows_the_paper_tables_warnings_charts_and_legend(staff_client
         assert term in page
 
 
+def test_the_page_shows_score_judges_per_dimension(staff_client, demo_benchmark, calls):
+    page = staff_client.get(URL, {"benchmark": DEMO}).content.decode()
+    assert "Score judges: correlation with the mean human rating" in page
+    assert "<code>gpt-4_rts</code></th><td>Coherence</td><td class=\"num\">1200</td>" in page
+    assert "0.446" in page and "Spearman's ρ" in page
+    assert "the judge gave every one of these responses the same score" in page
+    assert "Summary-level correlation" in page  # the legend line
+
+
 def test_download_links_carry_the_filters(staff_client, demo_benchmark, calls):
     page = staff_client.get(URL, {"benchmark": DEMO, "languages": "zh"}).content.decode()
     assert f'href="{DOWNLOAD}?benchmark={DEMO}&amp;languages=zh&amp;format=latex"' in page

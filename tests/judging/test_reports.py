@@ -66,6 +66,7 @@ def test_no_labels_gives_an_empty_report(demo_benchmark):
     assert result["judge_requirements"] == []
     assert result["judge_direct_score"] == []
     assert result["judge_pairwise"] == []
+    assert result["judge_scores"] == []
 
 
 def test_report_has_the_agreed_shape(demo_benchmark):
@@ -73,7 +74,8 @@ def test_report_has_the_agreed_shape(demo_benchmark):
                             file_name="labels.csv", benchmark_name=DEMO)
     result = report(demo_benchmark)
     assert set(result) == {"benchmark", "batch", "filters", "generated_at", "fields",
-                           "judge_requirements", "judge_direct_score", "judge_pairwise"}
+                           "judge_requirements", "judge_direct_score", "judge_pairwise",
+                           "judge_scores"}
     # TASKS order, then field order; only fields with labels.
     assert [(f["task"], f["field"]) for f in result["fields"]] == [
         ("instruction_validation", "clarity"),
@@ -508,3 +510,111 @@ def test_query_count_does_not_grow_with_the_labels(demo_benchmark, django_assert
         result = agreement_report(benchmark=demo_benchmark, n_resamples=20)
     assert len(result["fields"]) == (5 if len(languages) > 1 else 4)  # + translation quality
     assert result["judge_requirements"] and result["judge_direct_score"]
+
+
+# --- score judges (response rating) -------------------------------------------------------------
+
+def rr(item: str, model: str, annotator: str, value: str, dimension: str = "helpfulness") -> tuple:
+    return ("response_rating", f"{item}|demo-model-{model}", annotator, dimension, value)
+
+
+# The demo judge's helpfulness scores (fixtures/responses.jsonl) and two annotators' ratings:
+#   easy-001-en large: judge 5, humans 5 4 (mean 4.5)
+#   easy-001-en small: judge 3, humans 2 2 (2)
+#   easy-002-en large: judge 5, humans 4 4 (4)
+#   easy-002-en small: judge 3, humans 3 2 (2.5)
+#   easy-001-hi large: judge 5, human 5 (5)
+RATINGS = [
+    rr("easy-001-en", "large", "ana", "5"), rr("easy-001-en", "large", "ben", "4"),
+    rr("easy-001-en", "small", "ana", "2"), rr("easy-001-en", "small", "ben", "2"),
+    rr("easy-002-en", "large", "ana", "4"), rr("easy-002-en", "large", "ben", "4"),
+    rr("easy-002-en", "small", "ana", "3"), rr("easy-002-en", "small", "ben", "2"),
+    rr("easy-001-hi", "large", "ana", "5"),
+]
+
+
+def test_response_ratings_are_interval_fields_per_dimension(demo_benchmark):
+    import_labels([*RATINGS, rr("easy-001-en", "large", "ana", "3", "concision")])
+    result = report(demo_benchmark)
+    helpfulness = field(result, "response_rating", "helpfulness")
+    assert helpfulness["level"] == "interval" and helpfulness["positive"] is None
+    assert (helpfulness["n_units"], helpfulness["n_annotators"], helpfulness["n_labels"]) == (
+        5, 2, 9)
+    assert helpfulness["ratio"] == {"conservative": None, "majority": None}
+    assert set(helpfulness["breakdowns"]) == {"language", "resource_level", "subset", "model"}
+    assert [e["key"] for e in helpfulness["breakdowns"]["model"]] == [
+        "demo-model-large", "demo-model-small"]
+    assert [e["key"] for e in helpfulness["breakdowns"]["language"]] == ["en", "hi"]
+    # Dimensions in name order; a dimension no judge scored has no judge_scores entry.
+    assert [f["field"] for f in result["fields"]] == ["concision", "helpfulness"]
+    assert [(j["judge"], j["dimension"]) for j in result["judge_scores"]] == [
+        (JUDGE, "helpfulness")]
+    # A model filter applies to response ratings.
+    small = report(demo_benchmark, filters=ReportFilters(models=("demo-model-small",)))
+    assert field(small, "response_rating", "helpfulness")["n_units"] == 2
+
+
+def test_judge_scores_correlate_with_the_mean_human_rating(demo_benchmark):
+    import_labels(RATINGS)
+    result = report(demo_benchmark, filters=ReportFilters(languages=("en",)))
+    [entry] = result["judge_scores"]
+    assert set(entry) == {"judge", "dimension", "n_responses", "pearson", "spearman", "kendall",
+                          "mean_judge", "mean_human", "by_language"}
+    assert (entry["judge"], entry["dimension"], entry["n_responses"]) == (JUDGE, "helpfulness", 4)
+    # judge x = 5 3 5 3, human mean y = 4.5 2 4 2.5. Deviations: x 1 -1 1 -1 (sum sq 4),
+    # y 1.25 -1.25 .75 -.75 (sum sq 4.25), cross 4: r = 4 / sqrt(4 * 4.25) = 4 / sqrt(17).
+    assert value(entry["pearson"]) == pytest.approx(4 / 17 ** 0.5)
+    # Ranks x 3.5 1.5 3.5 1.5, y 4 1 3 2: deviations 1 -1 1 -1 and 1.5 -1.5 .5 -.5 (sum sq 5),
+    # cross 4: rho = 4 / sqrt(4 * 5).
+    assert value(entry["spearman"]) == pytest.approx(4 / 20 ** 0.5)
+    # 6 pairs: 4 concordant, 0 discordant, 2 tied on x only: tau-b = 4 / sqrt(4 * 6).
+    assert value(entry["kendall"]) == pytest.approx(4 / 24 ** 0.5)
+    assert entry["spearman"]["n_units"] == 4 and entry["spearman"]["n_labels"] == 8
+    assert (entry["mean_judge"], entry["mean_human"]) == (4.0, 3.25)
+    assert [(e["key"], value(e["spearman"])) for e in entry["by_language"]] == [
+        ("en", pytest.approx(4 / 20 ** 0.5))]
+
+    [entry] = report(demo_benchmark)["judge_scores"]
+    assert entry["n_responses"] == 5
+    en, hi = entry["by_language"]
+    assert value(en["spearman"]) == pytest.approx(4 / 20 ** 0.5)
+    assert (hi["key"], value(hi["spearman"])) == ("hi", None)
+    assert hi["spearman"]["reason"] == "fewer than 3 pairs (1)"
+
+
+def test_judge_scores_undefined_with_a_reason(demo_benchmark):
+    # Fluency: the judge gave every large response a 5, the humans differ.
+    import_labels([*RATINGS, *[rr(item, "large", "ana", v, "fluency") for item, v in (
+        ("easy-001-en", "5"), ("easy-002-en", "3"), ("easy-003-en", "4"))]])
+    scores = {j["dimension"]: j for j in report(demo_benchmark)["judge_scores"]}
+    fluency = scores["fluency"]
+    assert fluency["n_responses"] == 3 and fluency["mean_judge"] == 5.0
+    for name in ("pearson", "spearman", "kendall"):
+        assert value(fluency[name]) is None
+        assert "same score" in fluency[name]["reason"]
+        assert fluency[name]["n_units"] == 3
+    # Fewer than 3 responses with both: the small model's two English responses.
+    result = report(demo_benchmark, filters=ReportFilters(models=("demo-model-small",)))
+    [helpfulness] = [j for j in result["judge_scores"] if j["dimension"] == "helpfulness"]
+    assert helpfulness["n_responses"] == 2
+    assert value(helpfulness["spearman"]) is None
+    assert helpfulness["spearman"]["reason"] == "fewer than 3 pairs (2)"
+    assert helpfulness["mean_judge"] == 3.0
+    # The filter leaves no fluency rating: no fluency field, so no fluency entry.
+    assert [j["dimension"] for j in result["judge_scores"]] == ["helpfulness"]
+
+
+def test_judge_scores_respect_the_batch_and_cost_one_query(make_batch, demo_benchmark,
+                                                            django_assert_max_num_queries):
+    batch = make_batch(TaskKind.RESPONSE_RATING, size=4, filters=None)
+    inside = set(BatchUnit.objects.filter(batch=batch).values_list("unit_key", flat=True))
+    import_labels([*RATINGS, *[("response_rating", unit, "dora", "helpfulness", "3")
+                               for unit in sorted(inside)]])
+    # Value counts, annotator tuples, requirement decisions (always read), dimension scores.
+    with django_assert_max_num_queries(4):
+        result = agreement_report(benchmark=demo_benchmark, batch=batch, n_resamples=0)
+    assert [(f["task"], f["field"]) for f in result["fields"]] == [
+        ("response_rating", "helpfulness")]
+    assert field(result, "response_rating", "helpfulness")["n_units"] == len(inside)
+    [entry] = result["judge_scores"]
+    assert entry["n_responses"] == len(inside)

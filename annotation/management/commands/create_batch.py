@@ -35,6 +35,9 @@ class Command(BaseCommand):
                             help="share of the sample labelled by several annotators, e.g. 0.1")
         parser.add_argument("--overlap-annotators", type=int, default=2,
                             help="annotators per overlap unit (default 2)")
+        parser.add_argument("--dimensions", type=_csv, default=(),
+                            help="response rating only: comma-separated dimensions to rate "
+                                 "(default: the dimensions the judges scored)")
 
     def handle(self, *args, **o) -> None:
         benchmark = Benchmark.objects.filter(name=o["benchmark"]).first()
@@ -49,6 +52,7 @@ class Command(BaseCommand):
                 sample=SampleRequest(size=o["size"], fraction=o["fraction"], seed=o["seed"],
                                      overlap_fraction=o["overlap"],
                                      overlap_k=o["overlap_annotators"]),
+                dimensions=o["dimensions"],
             )
         except ServiceError as exc:
             raise CommandError(str(exc)) from exc

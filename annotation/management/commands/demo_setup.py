@@ -21,6 +21,8 @@ DEMO_BATCHES = (
     (TaskKind.JUDGE_AGREEMENT, "Demo: judge agreement", Filters()),
     (TaskKind.TRANSLATION_VALIDATION, "Demo: translation validation", Filters()),
     (TaskKind.PAIRWISE_PREFERENCE, "Demo: pairwise preference", Filters()),
+    # Dimensions default to those the judge scored (helpfulness, fluency).
+    (TaskKind.RESPONSE_RATING, "Demo: response rating", Filters(languages=("en", "zh", "ar"))),
 )
 
 

@@ -108,6 +108,10 @@ def _rows(header: list[str], rows: list[list[str]], indent: str = "  ") -> list[
     return line
 
 
+def _mean(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 STAT_NAMES = ("percent_agreement", "cohen_kappa", "fleiss_kappa", "krippendorff_alpha",
               "gwet_ac1", "brennan_prediger")
 
@@ -188,6 +192,22 @@ def to_table(report: dict[str, Any]) -> str:
                        _value(j["position_consistency"], notes),
                        _value(j["accuracy_both_orders"], notes)]
                       for j in report["judge_pairwise"]])
+    if report.get("judge_scores"):
+        out.append("")
+        out.append("Score judges against the mean human rating, per dimension "
+                   "(summary-level correlation):")
+        out += _rows(["judge", "dimension", "responses", "Spearman", "Kendall", "Pearson",
+                      "mean judge", "mean human"],
+                     [[j["judge"], j["dimension"], str(j["n_responses"]),
+                       _value(j["spearman"], notes), _value(j["kendall"], notes),
+                       _value(j["pearson"], notes), _mean(j["mean_judge"]),
+                       _mean(j["mean_human"])]
+                      for j in report["judge_scores"]])
+        for j in report["judge_scores"]:
+            if len(j["by_language"]) > 1:
+                out.append(f"  {j['judge']} / {j['dimension']} Spearman by language: "
+                           + ", ".join(f"{e['key']} {_value(e['spearman'], notes)}"
+                                       for e in j["by_language"]))
     if notes:
         out.append("")
         out.append("Why some values are null:")
