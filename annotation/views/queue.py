@@ -154,9 +154,14 @@ def _question_views(kind: str, questions: list[Question],
     return views
 
 
+# Django's table names Chinese only by script (zh-hans, zh-hant).
+EXTRA_LANGUAGE_NAMES = {"zh": "Chinese"}
+
+
 def language_name(code: str) -> str:
-    info = LANG_INFO.get(code) or LANG_INFO.get(code.split("-")[0].lower(), {})
-    return info.get("name", code or "unknown language")
+    base = code.split("-")[0].lower()
+    info = LANG_INFO.get(code.lower()) or LANG_INFO.get(base, {})
+    return info.get("name") or EXTRA_LANGUAGE_NAMES.get(base) or code or "unknown language"
 
 
 def _is_htmx(request: HttpRequest) -> bool:

@@ -729,3 +729,13 @@ def test_profile_creates_and_regenerates_the_api_token(annotator_a, annotator_b)
     second = Token.objects.get(user=annotator_a).key
     assert second != first
     assert not Token.objects.filter(user=annotator_b).exists()
+
+
+@pytest.mark.parametrize(("code", "name"), [
+    ("en", "English"), ("zh", "Chinese"), ("zh-Hans", "Simplified Chinese"), ("ar", "Arabic"),
+    ("hi", "Hindi"), ("sw", "Swahili"), ("ru", "Russian"), ("xx", "xx"),
+])
+def test_items_name_their_language(code, name):
+    from annotation.views.queue import language_name
+
+    assert language_name(code) == name
