@@ -128,10 +128,8 @@ def requirement_decisions(*, benchmark: Benchmark,
         "judgment__response__item__language", "requirement__category"))
 
 
-def direct_scores(*, benchmark: Benchmark, filters: ReportFilters) -> list[tuple]:
-    """Every direct-score judgment as (judge, item id, model, group id, language, score)."""
-    # Holistic scores only: a score on one dimension says nothing about all requirements.
-    judgments = Judgment.objects.filter(protocol=Protocol.DIRECT_SCORE, dimension="",
+def _scores(*, benchmark: Benchmark, filters: ReportFilters) -> QuerySet[Judgment]:
+    judgments = Judgment.objects.filter(protocol=Protocol.DIRECT_SCORE,
                                         response__item__benchmark=benchmark,
                                         score__isnull=False)
     if filters.languages:
@@ -140,7 +138,13 @@ def direct_scores(*, benchmark: Benchmark, filters: ReportFilters) -> list[tuple
         judgments = judgments.filter(response__item__group__subset__in=filters.subsets)
     if filters.models:
         judgments = judgments.filter(response__model__in=filters.models)
-    return list(judgments.order_by().values_list(
+    return judgments.order_by()
+
+
+def direct_scores(*, benchmark: Benchmark, filters: ReportFilters) -> list[tuple]:
+    """Every holistic direct-score judgment as (judge, item id, model, group id, language,
+    score). A score on one dimension says nothing about all requirements, so those stay out."""
+    return list(_scores(benchmark=benchmark, filters=filters).filter(dimension="").values_list(
         "judge", "response__item_id", "response__model", "response__item__group_id",
         "response__item__language", "score"))
 
@@ -148,17 +152,7 @@ def direct_scores(*, benchmark: Benchmark, filters: ReportFilters) -> list[tuple
 def dimension_scores(*, benchmark: Benchmark, filters: ReportFilters) -> list[tuple]:
     """Every direct-score judgment on one dimension as (judge, dimension, item key, model,
     language, score): what the judge_scores section correlates with the human ratings."""
-    judgments = (Judgment.objects.filter(protocol=Protocol.DIRECT_SCORE,
-                                         response__item__benchmark=benchmark,
-                                         score__isnull=False)
-                 .exclude(dimension=""))
-    if filters.languages:
-        judgments = judgments.filter(response__item__language__in=filters.languages)
-    if filters.subsets:
-        judgments = judgments.filter(response__item__group__subset__in=filters.subsets)
-    if filters.models:
-        judgments = judgments.filter(response__model__in=filters.models)
-    return list(judgments.order_by().values_list(
+    return list(_scores(benchmark=benchmark, filters=filters).exclude(dimension="").values_list(
         "judge", "dimension", "response__item__key", "response__model",
         "response__item__language", "score"))
 
