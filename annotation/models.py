@@ -281,6 +281,31 @@ class Label(models.Model):
         return f"{self.task}:{self.unit}:{self.field}={self.value}"
 
 
+class Adjudication(models.Model):
+    """An admin's final value for one field of one unit, overriding every resolution
+    strategy. Append-only like labels: a new decision adds a row, the latest one counts."""
+
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE,
+                                  related_name="adjudications")
+    task = models.CharField(max_length=40, choices=TaskKind.choices)
+    # The unit as labels name it; for instruction-level fields the group's key, since those
+    # fields are resolved per group.
+    unit = models.CharField(max_length=500)
+    field = models.CharField(max_length=50)
+    value = models.CharField(max_length=50)
+    reason = models.TextField()
+    adjudicator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                    related_name="adjudications")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["benchmark", "task", "unit", "field"])]
+
+    def __str__(self) -> str:
+        return f"{self.task}:{self.unit}:{self.field}={self.value} (adjudicated)"
+
+
 class LabelEvent(models.Model):
     """Every value ever given; never updated or deleted."""
 

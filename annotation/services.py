@@ -15,15 +15,18 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from .models import (
+    Adjudication,
     Assignment,
     AssignmentStatus,
     Batch,
     BatchUnit,
     Benchmark,
+    Group,
     Label,
     LabelEvent,
     Profile,
     Submission,
+    TaskKind,
 )
 from .selectors import questions_for_assignment
 from .tasks import Candidate, Filters, Question, TaskSpec, task_spec
@@ -329,6 +332,41 @@ def assignment_skip(*, assignment: Assignment, annotator: AbstractBaseUser, reas
     assignment.time_spent_ms += time_spent_ms or 0
     assignment.save(update_fields=["status", "skip_reason", "completed_at", "time_spent_ms"])
     return submission
+
+
+# --- adjudication ---------------------------------------------------------------------------
+
+# Instruction-level fields are resolved per group (spec section 6), so they are adjudicated
+# per group too; every other field per unit.
+GROUP_LEVEL_TASKS = frozenset({TaskKind.INSTRUCTION_VALIDATION})
+
+
+@transaction.atomic
+def adjudication_set(*, benchmark: Benchmark, task: str, unit: str, field: str, value: str,
+                     reason: str, adjudicator: AbstractBaseUser) -> Adjudication:
+    """Record an admin's final value for one field of one unit (of one group for
+    instruction-level fields); it overrides every resolution strategy."""
+    if not getattr(adjudicator, "is_staff", False):
+        raise ServiceError("only admins adjudicate")
+    spec = task_spec(task)
+    field_def = spec.field(field)
+    if field_def is None:
+        raise ServiceError(f"{field!r} is not a field of {task} ({spec.field_names()})")
+    if value not in field_def.values:
+        allowed = ", ".join(c.value for c in field_def.choices)
+        raise ServiceError(f"{value!r} is not one of {allowed} for {field}")
+    if not reason.strip():
+        raise ServiceError("give the reason for the final value")
+    if task in GROUP_LEVEL_TASKS:
+        if not Group.objects.filter(benchmark=benchmark, key=unit).exists():
+            raise ServiceError(f"no group {unit!r} in benchmark {benchmark.name!r}")
+    elif not Label.objects.filter(benchmark=benchmark, task=task, unit=unit,
+                                  field=field).exists():
+        raise ServiceError(f"no label on {unit!r} / {field} to adjudicate")
+    return Adjudication.objects.create(
+        benchmark=benchmark, task=task, unit=unit, field=field, value=value,
+        reason=reason.strip(), adjudicator=adjudicator,
+    )
 
 
 # --- people ---------------------------------------------------------------------------------

@@ -384,3 +384,28 @@ def test_labels_point_to_what_their_unit_is_about_whichever_way_they_arrive(
         web.item_id, web.requirement_id, web.model)
     pair_label = Label.objects.get(annotator__username="carol", task="pairwise_preference")
     assert pair_label.pair.key == "pair-001" and pair_label.item_id is None
+
+
+@pytest.mark.django_db
+def test_only_admins_adjudicate_valid_values_with_a_reason(demo_benchmark, admin, annotator_a):
+    from annotation.services import adjudication_set
+
+    def adjudicate(**changes):
+        values = {"benchmark": demo_benchmark, "task": "instruction_validation",
+                  "unit": "hard-004", "field": "clarity", "value": "no",
+                  "reason": "the website cannot be reached", "adjudicator": admin}
+        return adjudication_set(**{**values, **changes})
+
+    decision = adjudicate()
+    assert (decision.unit, decision.value, decision.adjudicator) == ("hard-004", "no", admin)
+    for changes, message in [
+        ({"adjudicator": annotator_a}, "only admins adjudicate"),
+        ({"field": "tone"}, "'tone' is not a field of instruction_validation"),
+        ({"value": "maybe"}, "'maybe' is not one of yes, no for clarity"),
+        ({"reason": "  "}, "give the reason"),
+        ({"unit": "hard-404"}, "no group 'hard-404'"),
+        ({"task": "pairwise_preference", "unit": "pair-001", "field": "preference",
+          "value": "a"}, "no label on 'pair-001'"),
+    ]:
+        with pytest.raises(ServiceError, match=message):
+            adjudicate(**changes)
