@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from .models import (
+    Adjudication,
     Assignment,
     Batch,
     BatchUnit,
@@ -196,6 +197,17 @@ class LabelEventAdmin(ReadOnlyAdmin):
     list_select_related = ["label", "submission"]
     search_fields = ["label__unit", "submission__client_id"]
     date_hierarchy = "created_at"
+
+
+@admin.register(Adjudication)
+class AdjudicationAdmin(ReadOnlyAdmin):
+    """Append-only: an admin adjudicates from the adjudication queue, which records who,
+    when and why; a new decision adds a row."""
+
+    list_display = ("task", "unit", "field", "value", "adjudicator", "created_at", "benchmark")
+    list_filter = ("benchmark", "task", "field")
+    search_fields = ("unit", "reason", "adjudicator__username")
+    list_select_related = ("benchmark", "adjudicator")
 
 
 @admin.register(Translation)

@@ -7,6 +7,7 @@ from .views import home
 urlpatterns = [
     *home.urlpatterns,
     path("queues/", include(("annotation.views.queue", "queue"))),
+    path("manage/adjudicate/", include(("annotation.views.adjudicate", "adjudicate"))),
     path("manage/", include(("annotation.views.manage", "manage"))),
     path("translate/", include(("annotation.views.translate", "translate"))),
 ]

@@ -129,7 +129,7 @@ def _levels(kind: str, field: str) -> tuple[dict[str, str], dict[str, str], str]
     return CHOICE_LABELS.get((kind, field), {}), {}, ""
 
 
-def _question_views(kind: str, questions: list[Question],
+def question_views(kind: str, questions: list[Question],
                     answers: dict[str, str]) -> list[QuestionView]:
     rating = bool(task_spec(kind).open_scale)
     views = []
@@ -194,7 +194,7 @@ def _item_context(request: HttpRequest, batch: Batch, assignment: Assignment | N
         # The annotator's own earlier answer when editing; nothing at all on a fresh item.
         answers, saved_note = selectors.current_answers(assignment, unit.questions)
         note = saved_note if note is None else note
-    questions = _question_views(batch.kind, unit.questions, answers)
+    questions = question_views(batch.kind, unit.questions, answers)
     rows = [
         (requirement, [q for q in questions if q.requirement is not None
                        and q.requirement.pk == requirement.pk])

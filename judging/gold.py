@@ -1,0 +1,617 @@
+"""Gold export (spec section 6): the humans' resolved labels back into the benchmark.
+
+`export_gold` writes, into one directory, the benchmark without its rejected groups (each line
+tagged with `human_annotation_tags`), the removed groups, the judge's requirement decisions
+with the gold decision beside each, every human label (format 4), the agreement report and
+the benchmark's scores (RFR, IFR) from the judge's decisions and from gold; every table also
+as Parquet. `score_rows` is the scores table alone (the score-shift page).
+
+Resolution (spec section 6). Instruction-level fields (`instruction_validation`) are resolved
+per group, over the labels on all of the group's items, so a group labelled only on its zh
+line is decided by the zh labels; every other field per unit.
+- `conservative` (the XIFBench rule): the failing value ("no") wins if any annotator gave it;
+  for judge agreement, one "disagree" reverses the judge's decision.
+- `majority`: the most common value; a tie falls back to conservative.
+An admin's adjudication (the latest row per task, unit and field; for instruction-level
+fields the unit is the group's key) overrides both.
+
+Streaming: labels are never loaded as a list. Instruction-level values come as GROUP BY
+counts ordered by group and field and are resolved one group at a time; judge verdicts are
+counted per decision by correlated subqueries in the database, and decisions stream in item
+order beside their judgments (a merge on the judgment id). What stays in memory is one small
+dict per labelled group, the set of removed groups and one accumulator per language, model
+and judge. The one exception is the optional Dawid-Skene report (`resolution_models.json`):
+an EM fit over all labels of one field at a time, which needs that field's labels at once.
+
+Output is written into a temporary directory beside `out_dir` and renamed at the end, so a
+failed export leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import groupby, islice
+from pathlib import Path
+from typing import Any, TextIO
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from django.db.models import CharField, Count, F, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce, Concat
+
+from annotation.models import Adjudication, Benchmark, Group, Item, Label, Requirement, TaskKind
+from annotation.tasks import TASKS
+
+from .models import JudgeDecision, Judgment, Protocol
+from .reports import agreement_report
+
+STRATEGIES = ("conservative", "majority")
+# Reported beside the strategies in resolution_models.json, never used to build the gold.
+REPORTED_MODELS = ("dawid_skene",)
+FAILING = "no"
+INSTRUCTION_TASK = str(TaskKind.INSTRUCTION_VALIDATION)
+INSTRUCTION_FIELDS = tuple(f.name for f in TASKS[TaskKind.INSTRUCTION_VALIDATION].fields)
+# A group is rejected when one of these resolves to "no" (cultural_accessibility only tags).
+REJECTING_FIELDS = ("clarity", "linguistic_independence", "max_constraints",
+                    "max_content_constraints")
+JUDGE_TASK = str(TaskKind.JUDGE_AGREEMENT)
+SCORE_COLUMNS = ("language", "model", "judge", "n_instructions", "n_requirements",
+                 "rfr_judge", "rfr_gold", "ifr_judge", "ifr_gold")
+LABEL_COLUMNS = ("task", "unit", "annotator", "field", "value", "note")
+CHUNK = 2000
+# Below SQLite's limit on query parameters for `__in` lists.
+IN_CHUNK = 500
+
+Progress = Callable[[str, int, int], None]
+
+
+class GoldExportError(ValueError):
+    """The export was refused before anything was written; the message says why."""
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    out_dir: Path
+    files: dict[str, int]  # file name -> rows written
+    removed_groups: int
+    strategy: str
+
+
+# --- resolution (pure) -----------------------------------------------------------------------
+
+def _check_strategy(strategy: str) -> None:
+    if strategy not in STRATEGIES:
+        raise GoldExportError(f"unknown strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
+
+
+def resolve_counts(counts: Mapping[str, int], strategy: str, *,
+                   failing: str = FAILING) -> str | None:
+    """The resolved value of one field of one unit from its value counts (None: no label).
+
+    Conservative: `failing` if any label is failing; otherwise the most common value (ties:
+    the smallest, which for yes/no fields is never reached, every label being "yes").
+    Majority: the most common value; a tie falls back to conservative."""
+    _check_strategy(strategy)
+    present = {value: n for value, n in counts.items() if n > 0}
+    if not present:
+        return None
+    top = max(present.values())
+    leaders = sorted(value for value, n in present.items() if n == top)
+    conservative = failing if failing in present else leaders[0]
+    if strategy == "conservative" or len(leaders) > 1:
+        return conservative
+    return leaders[0]
+
+
+def resolve_field(values: Sequence[str], strategy: str, *, failing: str = FAILING) -> str | None:
+    """The resolved value of a field from its labels' values (see `resolve_counts`)."""
+    return resolve_counts(Counter(values), strategy, failing=failing)
+
+
+# --- groups: values, tags, rejection ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Removal:
+    group: str
+    reason: str
+    via_seed: str | None
+
+
+@dataclass
+class GroupResolution:
+    """Resolved instruction-level values of the labelled (or adjudicated) groups and the
+    groups the rejection rule removes, roots first, then down the seed chains."""
+
+    values: dict[str, dict[str, str]]
+    removed: list[Removal] = field(default_factory=list)
+
+    @property
+    def removed_keys(self) -> set[str]:
+        return {r.group for r in self.removed}
+
+    def tags(self, group: str) -> dict[str, bool]:
+        values = self.values.get(group, {})
+        return {name: values[name] == "yes" for name in INSTRUCTION_FIELDS if name in values}
+
+
+def _latest_adjudications(benchmark: Benchmark, task: str) -> dict[tuple[str, str], str]:
+    """(unit, field) -> the latest adjudicated value (rows in creation order: last wins)."""
+    latest: dict[tuple[str, str], str] = {}
+    rows = (Adjudication.objects.filter(benchmark=benchmark, task=task)
+            .order_by("created_at", "id").values_list("unit", "field", "value"))
+    for unit, field_name, value in rows.iterator(chunk_size=CHUNK):
+        latest[(unit, field_name)] = value
+    return latest
+
+
+def resolve_groups(*, benchmark: Benchmark, strategy: str) -> GroupResolution:
+    """Instruction-level values per group (labels of all the group's items, then the
+    adjudications) and the removed groups (the rejection rule and the seed chains)."""
+    _check_strategy(strategy)
+    counts = (Label.objects.filter(benchmark=benchmark, task=INSTRUCTION_TASK,
+                                   item__isnull=False)
+              .order_by("item__group__key", "field")
+              .values("item__group__key", "field", "value").annotate(n=Count("id"))
+              .values_list("item__group__key", "field", "value", "n"))
+    values: dict[str, dict[str, str]] = {}
+    for (group, field_name), rows in groupby(counts.iterator(chunk_size=CHUNK),
+                                             key=lambda r: (r[0], r[1])):
+        resolved = resolve_counts({value: n for _, _, value, n in rows}, strategy)
+        if resolved is not None:
+            values.setdefault(group, {})[field_name] = resolved
+    for (group, field_name), value in _latest_adjudications(benchmark, INSTRUCTION_TASK).items():
+        values.setdefault(group, {})[field_name] = value
+
+    resolution = GroupResolution(values=values)
+    roots: dict[str, str] = {}
+    for group in sorted(values):
+        failed = next((f for f in REJECTING_FIELDS if values[group].get(f) == FAILING), None)
+        if failed is not None:
+            roots[group] = failed
+    resolution.removed = [Removal(group, reason, None) for group, reason in roots.items()]
+    reasons = dict(roots)
+    frontier = list(roots)
+    while frontier:
+        following: list[str] = []
+        for start in range(0, len(frontier), IN_CHUNK):
+            children = (Group.objects.filter(benchmark=benchmark,
+                                             seed_key__in=frontier[start:start + IN_CHUNK])
+                        .order_by("seed_key", "key").values_list("key", "seed_key"))
+            for child, seed in children:
+                if child in reasons:
+                    continue  # a root itself, or reached already (a cycle of seeds)
+                reasons[child] = reasons[seed]
+                resolution.removed.append(Removal(child, reasons[seed], seed))
+                following.append(child)
+        frontier = following
+    return resolution
+
+
+# --- judge decisions with their human verdicts ------------------------------------------------
+
+@dataclass(frozen=True)
+class GoldDecision:
+    requirement: str
+    judge_decision: bool
+    gold_decision: bool
+    source: str  # "human" where a resolved human verdict exists, else "judge"
+
+
+@dataclass(frozen=True)
+class JudgedItem:
+    item: str
+    language: str
+    group: str
+    model: str
+    judge: str
+    decisions: list[GoldDecision]
+
+
+def _count_of(labels: Any, value: str) -> Coalesce:
+    return Coalesce(Subquery(labels.filter(value=value).order_by().values("unit")
+                             .annotate(n=Count("id")).values("n")[:1]),
+                    Value(0), output_field=IntegerField())
+
+
+def judged_items(*, benchmark: Benchmark, strategy: str,
+                 removed: set[str] | frozenset[str] = frozenset()) -> Iterator[JudgedItem]:
+    """Every requirement-protocol judgment of the items outside `removed` groups, in item
+    order, with its decisions and their gold values. Each decision's human verdict is counted
+    in the database (a correlated subquery on its judge-agreement unit), with the latest
+    adjudication beside it; nothing is collected over the benchmark."""
+    _check_strategy(strategy)
+    unit = Concat(F("judgment__response__item__key"), Value("|"), F("judgment__response__model"),
+                  Value("|"), F("requirement__key"), Value("|"), F("judgment__judge"),
+                  output_field=CharField())
+    labels = Label.objects.filter(benchmark=benchmark, task=JUDGE_TASK, field="agree",
+                                  unit=OuterRef("unit_key"))
+    adjudicated = Subquery(
+        Adjudication.objects.filter(benchmark=benchmark, task=JUDGE_TASK, field="agree",
+                                    unit=OuterRef("unit_key"))
+        .order_by("-created_at", "-id").values("value")[:1])
+    decisions = (
+        JudgeDecision.objects.filter(judgment__protocol=Protocol.REQUIREMENTS,
+                                     judgment__response__item__benchmark=benchmark)
+        .annotate(unit_key=unit)
+        .annotate(n_yes=_count_of(labels, "yes"), n_no=_count_of(labels, "no"),
+                  adjudicated=adjudicated)
+        .order_by("judgment__response__item__line_number", "judgment__response__item_id",
+                  "judgment_id", "requirement__position", "requirement_id")
+        .values_list("judgment_id", "requirement__key", "decision", "n_yes", "n_no",
+                     "adjudicated"))
+    judgments = (
+        Judgment.objects.filter(protocol=Protocol.REQUIREMENTS,
+                                response__item__benchmark=benchmark)
+        .order_by("response__item__line_number", "response__item_id", "id")
+        .values_list("id", "response__item__key", "response__item__language",
+                     "response__item__group__key", "response__model", "judge"))
+    # Both streams are in the same order (item, then judgment id), so each judgment's
+    # decisions follow one another in the decision stream.
+    stream = decisions.iterator(chunk_size=CHUNK)
+    pending = next(stream, None)
+    for judgment_id, item, language, group, model, judge in judgments.iterator(chunk_size=CHUNK):
+        rows = []
+        while pending is not None and pending[0] == judgment_id:
+            rows.append(pending)
+            pending = next(stream, None)
+        if group in removed:
+            continue
+        out = []
+        for _, requirement, decision, n_yes, n_no, adjudication in rows:
+            verdict = adjudication or resolve_counts({"yes": n_yes, "no": n_no}, strategy)
+            decision = bool(decision)
+            out.append(GoldDecision(
+                requirement=requirement, judge_decision=decision,
+                gold_decision=decision if verdict in (None, "yes") else not decision,
+                source="judge" if verdict is None else "human"))
+        yield JudgedItem(item=item, language=language, group=group, model=model, judge=judge,
+                         decisions=out)
+
+
+class _Scores:
+    """RFR and IFR per language, model and judge, from the judge's decisions and from gold."""
+
+    def __init__(self) -> None:
+        # [instructions, requirements, satisfied judge, satisfied gold, all judge, all gold]
+        self.cells: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0] * 6)
+
+    def add(self, judged: JudgedItem) -> None:
+        cell = self.cells[(judged.language, judged.model, judged.judge)]
+        judge = sum(d.judge_decision for d in judged.decisions)
+        gold = sum(d.gold_decision for d in judged.decisions)
+        n = len(judged.decisions)
+        cell[0] += 1
+        cell[1] += n
+        cell[2] += judge
+        cell[3] += gold
+        cell[4] += judge == n
+        cell[5] += gold == n
+
+    def rows(self) -> list[dict]:
+        out = []
+        for (language, model, judge), c in sorted(self.cells.items()):
+            out.append({
+                "language": language, "model": model, "judge": judge,
+                "n_instructions": c[0], "n_requirements": c[1],
+                "rfr_judge": c[2] / c[1] if c[1] else None,
+                "rfr_gold": c[3] / c[1] if c[1] else None,
+                "ifr_judge": c[4] / c[0] if c[0] else None,
+                "ifr_gold": c[5] / c[0] if c[0] else None,
+            })
+        return out
+
+
+def score_rows(*, benchmark: Benchmark, strategy: str = "conservative") -> list[dict]:
+    """The rows of scores.csv: per language, model and judge, over the items the export
+    keeps, RFR (satisfied requirements / requirements) and IFR (instructions with every
+    requirement satisfied / instructions), from the judge's decisions and from gold."""
+    resolution = resolve_groups(benchmark=benchmark, strategy=strategy)
+    scores = _Scores()
+    for judged in judged_items(benchmark=benchmark, strategy=strategy,
+                               removed=resolution.removed_keys):
+        scores.add(judged)
+    return scores.rows()
+
+
+# --- Dawid-Skene, reported beside the strategies ---------------------------------------------
+
+def resolution_models_report(*, benchmark: Benchmark) -> dict[str, Any]:
+    """Per yes/no field, on how many units Dawid-Skene's value (crowd-kit) differs from the
+    conservative and the majority value. Units as the strategies resolve them: groups for
+    instruction-level fields, units elsewhere. Adjudications are left out: they override
+    every model alike."""
+    try:
+        import crowdkit
+        import pandas as pd
+        from crowdkit.aggregation import DawidSkene
+    except ImportError as exc:
+        return {"model": "dawid_skene", "available": False,
+                "reason": f"crowd-kit is not installed ({exc})", "fields": []}
+    yes_no = {(str(kind), f.name) for kind, spec in TASKS.items() for f in spec.fields
+              if f.values == frozenset({"yes", "no"})}
+    labels = (Label.objects.filter(benchmark=benchmark).order_by("task", "field")
+              .values_list("task", "field", "unit", "item__group__key", "annotator__username",
+                           "value"))
+    fields = []
+    for (task, field_name), rows in groupby(labels.iterator(chunk_size=CHUNK),
+                                            key=lambda r: (r[0], r[1])):
+        if (task, field_name) not in yes_no:
+            continue
+        tasks, workers, values = [], [], []
+        for _, _, unit, group, annotator, value in rows:
+            if task == INSTRUCTION_TASK:
+                if group is None:
+                    continue
+                unit = group
+            tasks.append(unit)
+            workers.append(annotator)
+            values.append(value)
+        if not tasks:
+            continue
+        frame = pd.DataFrame({"task": tasks, "worker": workers, "label": values})
+        with warnings.catch_warnings():
+            # crowd-kit 1.4 still calls pandas APIs that pandas 3 deprecates; noise, not news.
+            warnings.simplefilter("ignore")
+            predicted = DawidSkene(n_iter=100).fit_predict(frame)
+        counts: dict[str, Counter] = defaultdict(Counter)
+        for unit, value in zip(tasks, values, strict=True):
+            counts[unit][value] += 1
+        differs = dict.fromkeys(STRATEGIES, 0)
+        for unit, unit_counts in counts.items():
+            for strategy in STRATEGIES:
+                differs[strategy] += str(predicted[unit]) != resolve_counts(unit_counts, strategy)
+        fields.append({"task": task, "field": field_name, "n_units": len(counts),
+                       "n_labels": len(tasks),
+                       "differs_from_conservative": differs["conservative"],
+                       "differs_from_majority": differs["majority"]})
+    return {"model": "dawid_skene", "available": True,
+            "library": f"crowd-kit {getattr(crowdkit, '__version__', '')}".strip(),
+            "fields": fields}
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+BENCHMARK_SCHEMA = pa.schema([
+    ("id", pa.string()), ("language", pa.string()), ("instruction", pa.string()),
+    ("requirements", pa.list_(pa.struct([("id", pa.string()), ("text", pa.string()),
+                                         ("category", pa.string()),
+                                         ("dimension", pa.string())]))),
+    ("group", pa.string()), ("subset", pa.string()), ("seed", pa.string()),
+    ("core_instruction", pa.string()), ("input_material", pa.string()),
+    ("resource_level", pa.string()),
+    ("meta", pa.string()),  # the `meta` object as JSON text (any shape), null when absent
+    ("human_annotation_tags", pa.struct([(name, pa.bool_()) for name in INSTRUCTION_FIELDS])),
+])
+REMOVED_SCHEMA = pa.schema([("group", pa.string()), ("reason", pa.string()),
+                            ("via_seed", pa.string())])
+JUDGMENTS_SCHEMA = pa.schema([
+    ("item", pa.string()), ("model", pa.string()), ("judge", pa.string()),
+    ("decisions", pa.list_(pa.struct([("requirement", pa.string()),
+                                      ("judge_decision", pa.bool_()),
+                                      ("gold_decision", pa.bool_()),
+                                      ("source", pa.string())]))),
+])
+LABELS_SCHEMA = pa.schema([(name, pa.string()) for name in LABEL_COLUMNS])
+SCORES_SCHEMA = pa.schema([
+    ("language", pa.string()), ("model", pa.string()), ("judge", pa.string()),
+    ("n_instructions", pa.int64()), ("n_requirements", pa.int64()),
+    ("rfr_judge", pa.float64()), ("rfr_gold", pa.float64()),
+    ("ifr_judge", pa.float64()), ("ifr_gold", pa.float64()),
+])
+
+
+class _Parquet:
+    """Rows appended one at a time, written as row groups of CHUNK rows."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.schema = schema
+        self.writer = pq.ParquetWriter(path, schema)
+        self.buffer: list[dict] = []
+        self.rows = 0
+
+    def add(self, row: dict) -> None:
+        self.buffer.append(row)
+        self.rows += 1
+        if len(self.buffer) >= CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buffer:
+            self.writer.write_table(pa.Table.from_pylist(self.buffer, schema=self.schema))
+            self.buffer = []
+
+    def close(self) -> None:
+        self.flush()
+        self.writer.close()
+
+
+def _batched(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _jsonl_object(pairs: Iterable[tuple[str, str]]) -> str:
+    """A JSON object from (key, JSON text) pairs, so `meta` goes out as stored, verbatim."""
+    return "{" + ", ".join(f"{json.dumps(k)}: {v}" for k, v in pairs) + "}\n"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+class _Export:
+    def __init__(self, benchmark: Benchmark, directory: Path, strategy: str,
+                 progress: Progress | None) -> None:
+        self.benchmark = benchmark
+        self.directory = directory
+        self.strategy = strategy
+        self.progress = progress or (lambda stage, done, total: None)
+        self.files: dict[str, int] = {}
+
+    def _open(self, name: str) -> TextIO:
+        return (self.directory / name).open("w", encoding="utf-8", newline="")
+
+    def run(self) -> int:
+        self.progress("resolve", 0, 1)
+        resolution = resolve_groups(benchmark=self.benchmark, strategy=self.strategy)
+        self.progress("resolve", 1, 1)
+        removed = resolution.removed_keys
+        self._removed(resolution)
+        self._benchmark(resolution, removed)
+        scores = self._judgments(removed)
+        self._labels()
+        self._scores(scores)
+        self.progress("agreement", 0, 1)
+        self._json("agreement.json", agreement_report(benchmark=self.benchmark))
+        self._json("resolution_models.json", resolution_models_report(benchmark=self.benchmark))
+        self.progress("agreement", 1, 1)
+        return len(resolution.removed)
+
+    def _json(self, name: str, data: dict) -> None:
+        with self._open(name) as handle:
+            handle.write(json.dumps(data, ensure_ascii=False))
+        self.files[name] = 1
+
+    def _removed(self, resolution: GroupResolution) -> None:
+        sink = _Parquet(self.directory / "removed.parquet", REMOVED_SCHEMA)
+        with self._open("removed.jsonl") as handle:
+            for removal in resolution.removed:
+                row = {"group": removal.group, "reason": removal.reason,
+                       "via_seed": removal.via_seed}
+                handle.write(_dumps(row) + "\n")
+                sink.add(row)
+        sink.close()
+        self.files["removed.jsonl"] = self.files["removed.parquet"] = sink.rows
+
+    def _benchmark(self, resolution: GroupResolution, removed: set[str]) -> None:
+        items = Item.objects.filter(benchmark=self.benchmark)
+        total = items.count()
+        rows = (items.order_by("line_number", "id").values_list(
+            "key", "language", "instruction", "group__key", "group__subset", "group__seed_key",
+            "core_instruction", "input_material", "resource_level", "meta_json", "group_id"))
+        sink = _Parquet(self.directory / "benchmark.parquet", BENCHMARK_SCHEMA)
+        done = 0
+        with self._open("benchmark.jsonl") as handle:
+            for chunk in _batched(rows.iterator(chunk_size=CHUNK), IN_CHUNK):
+                requirements: dict[int, list[dict[str, str]]] = defaultdict(list)
+                group_ids = {row[10] for row in chunk if row[3] not in removed}
+                for group_id, key, text, category, dimension in (
+                        Requirement.objects.filter(group_id__in=group_ids)
+                        .order_by("group_id", "position")
+                        .values_list("group_id", "key", "text", "category", "dimension")):
+                    requirements[group_id].append({"id": key, "text": text,
+                                                   "category": category,
+                                                   "dimension": dimension})
+                for (key, language, instruction, group, subset, seed, core, material, level,
+                     meta_json, group_id) in chunk:
+                    done += 1
+                    if group in removed:
+                        continue
+                    tags = resolution.tags(group)
+                    record = {"id": key, "language": language, "instruction": instruction,
+                              "requirements": requirements[group_id], "group": group,
+                              "subset": subset, "seed": seed, "core_instruction": core,
+                              "input_material": material, "resource_level": level}
+                    pairs = [(k, _dumps(v)) for k, v in record.items()]
+                    if meta_json:
+                        pairs.append(("meta", meta_json))
+                    pairs.append(("human_annotation_tags", _dumps(tags)))
+                    handle.write(_jsonl_object(pairs))
+                    sink.add({**record, "meta": meta_json or None,
+                              "human_annotation_tags": {name: tags.get(name)
+                                                        for name in INSTRUCTION_FIELDS}})
+                self.progress("benchmark", done, total)
+        sink.close()
+        self.files["benchmark.jsonl"] = self.files["benchmark.parquet"] = sink.rows
+
+    def _judgments(self, removed: set[str]) -> _Scores:
+        total = Judgment.objects.filter(protocol=Protocol.REQUIREMENTS,
+                                        response__item__benchmark=self.benchmark).count()
+        scores = _Scores()
+        sink = _Parquet(self.directory / "judgments_gold.parquet", JUDGMENTS_SCHEMA)
+        with self._open("judgments_gold.jsonl") as handle:
+            for done, judged in enumerate(judged_items(
+                    benchmark=self.benchmark, strategy=self.strategy, removed=removed), 1):
+                scores.add(judged)
+                row = {"item": judged.item, "model": judged.model, "judge": judged.judge,
+                       "decisions": [{"requirement": d.requirement,
+                                      "judge_decision": d.judge_decision,
+                                      "gold_decision": d.gold_decision, "source": d.source}
+                                     for d in judged.decisions]}
+                handle.write(_dumps(row) + "\n")
+                sink.add(row)
+                if done % CHUNK == 0:
+                    self.progress("judgments", done, total)
+        self.progress("judgments", total, total)
+        sink.close()
+        self.files["judgments_gold.jsonl"] = self.files["judgments_gold.parquet"] = sink.rows
+        return scores
+
+    def _labels(self) -> None:
+        labels = Label.objects.filter(benchmark=self.benchmark)
+        total = labels.count()
+        rows = labels.order_by("task", "unit", "annotator__username", "field").values_list(
+            "task", "unit", "annotator__username", "field", "value", "note")
+        sink = _Parquet(self.directory / "labels.parquet", LABELS_SCHEMA)
+        with self._open("labels.csv") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(LABEL_COLUMNS)
+            for done, row in enumerate(rows.iterator(chunk_size=CHUNK), 1):
+                writer.writerow(row)
+                sink.add(dict(zip(LABEL_COLUMNS, row, strict=True)))
+                if done % CHUNK == 0:
+                    self.progress("labels", done, total)
+        self.progress("labels", total, total)
+        sink.close()
+        self.files["labels.csv"] = self.files["labels.parquet"] = sink.rows
+
+    def _scores(self, scores: _Scores) -> None:
+        sink = _Parquet(self.directory / "scores.parquet", SCORES_SCHEMA)
+        with self._open("scores.csv") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(SCORE_COLUMNS)
+            for row in scores.rows():
+                writer.writerow(["" if row[c] is None else row[c] for c in SCORE_COLUMNS])
+                sink.add(row)
+        sink.close()
+        self.files["scores.csv"] = self.files["scores.parquet"] = sink.rows
+
+
+def export_gold(*, benchmark: Benchmark, out_dir: Path, strategy: str = "conservative",
+                progress: Progress | None = None) -> ExportSummary:
+    """Write the gold export of `benchmark` (spec section 6) into `out_dir`, which must not
+    exist yet (or be empty). `progress(stage, done, total)` is called as each file fills.
+
+    Everything is written into a temporary directory beside `out_dir` and renamed into place
+    at the end: a failure leaves no `out_dir` and no temporary files."""
+    _check_strategy(strategy)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise GoldExportError(f"{out_dir} already exists and is not an empty directory; "
+                              "choose a new one")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial",
+                                 dir=out_dir.parent))
+    try:
+        export = _Export(benchmark, work, strategy, progress)
+        removed = export.run()
+        umask = os.umask(0)
+        os.umask(umask)
+        work.chmod(0o777 & ~umask)  # mkdtemp makes it private; the export is ordinary output
+        if out_dir.exists():
+            out_dir.rmdir()
+        work.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return ExportSummary(out_dir=out_dir, files=dict(export.files), removed_groups=removed,
+                         strategy=strategy)
