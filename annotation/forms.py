@@ -30,7 +30,8 @@ class ImportForm(forms.Form):
         help_text="An existing benchmark, or a new name for a benchmark or pairs file.",
         widget=forms.TextInput(attrs={"list": "benchmark-names", "autocomplete": "off"}),
     )
-    file = forms.FileField()
+    # An empty file reaches the importer, whose refusal names the file and line 1.
+    file = forms.FileField(allow_empty_file=True)
 
     def clean_benchmark(self) -> str:
         return self.cleaned_data["benchmark"].strip()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -33,6 +34,14 @@ from .tasks import DIMENSION_NAME, TASKS, response_unit_key
 Progress = Callable[[int, int], None]
 MAX_REPORTED_PROBLEMS = 50
 RESOURCE_LEVELS = ("high", "medium", "low")
+# A longer line is refused before it is parsed (setting ACCORD_IMPORT_MAX_LINE_BYTES).
+MAX_LINE_BYTES = 10 * 1024 * 1024
+# JSON nested deeper than this is refused (the parser and json.dumps recurse).
+MAX_JSON_DEPTH = 100
+# Longest values of the identifier columns (the models' max_length): a longer value is
+# refused here instead of failing the write on databases that enforce varchar lengths.
+MAX_KEY, MAX_REQUIREMENT_KEY, MAX_SUBSET, MAX_LANGUAGE, MAX_USERNAME = 200, 100, 50, 35, 150
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 class ImportRejected(Exception):
@@ -89,9 +98,29 @@ class Problems:
 
 # --- reading -------------------------------------------------------------------------------
 
+def _max_line_bytes() -> int:
+    return getattr(settings, "ACCORD_IMPORT_MAX_LINE_BYTES", MAX_LINE_BYTES)
+
+
+def _check_encoding_and_length(data: bytes, problems: Problems) -> None:
+    """Whole-file problems found before parsing: UTF-16 and over-long lines."""
+    if data.startswith(UTF16_BOMS):
+        problems.add(1, "", "not valid UTF-8: the file is UTF-16 (it starts with a UTF-16 "
+                     "byte order mark); save it as UTF-8")
+        return
+    limit = _max_line_bytes()
+    if len(data) > limit:
+        for number, raw in enumerate(data.split(b"\n"), start=1):
+            if len(raw) > limit:
+                problems.add(number, "", f"line too long ({len(raw)} bytes; limit {limit})")
+
+
 def _decoded_lines(data: bytes, problems: Problems) -> Iterator[tuple[int, str]]:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    _check_encoding_and_length(data, problems)
+    if problems.total:
+        return
     for number, raw in enumerate(data.split(b"\n"), start=1):
         try:
             yield number, raw.decode("utf-8").rstrip("\r")
@@ -105,17 +134,100 @@ def read_jsonl(data: bytes, problems: Problems) -> list[tuple[int, dict[str, Any
         if not text.strip():
             continue
         try:
-            obj = json.loads(text)
+            obj = json.loads(text, object_pairs_hook=_JsonObject.from_pairs,
+                             parse_constant=_NonFinite)
         except json.JSONDecodeError as exc:
             problems.add(number, "", f"invalid JSON ({exc.msg} at column {exc.colno})")
+            continue
+        except RecursionError:
+            problems.add(number, "", f"invalid JSON (nested more than {MAX_JSON_DEPTH} levels)")
+            continue
+        except ValueError:
+            # int() refuses numbers of more than sys.get_int_max_str_digits() digits.
+            problems.add(number, "", "invalid JSON (a number with too many digits)")
             continue
         if not isinstance(obj, dict):
             problems.add(number, "", f"expected a JSON object, got {type(obj).__name__}")
             continue
-        records.append((number, obj))
+        bad = list(_bad_json_values(obj))
+        for where, message in bad:
+            problems.add(number, where, message)
+        if not bad:
+            records.append((number, obj))
     if not records and not problems.total:
         problems.add(1, "", "the file has no records")
     return records
+
+
+class _NonFinite:
+    """What the JSON parser makes of NaN, Infinity and -Infinity (which are not JSON)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class _JsonObject(dict):
+    """A parsed JSON object that remembers the keys it was given more than once."""
+
+    duplicates: tuple[str, ...] = ()
+
+    @classmethod
+    def from_pairs(cls, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) == len(pairs):
+            return obj  # a plain dict: the usual case
+        marked = cls(obj)
+        seen: set[str] = set()
+        marked.duplicates = tuple(dict.fromkeys(k for k, _ in pairs
+                                                if k in seen or seen.add(k)))
+        return marked
+
+
+def _field_name(key: str) -> str:
+    return key if key.isprintable() else repr(key)
+
+
+def _string_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character (\\u0000)"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"contains a lone surrogate ({text[exc.start]!r}), which is not valid Unicode"
+    return None
+
+
+def _bad_json_values(obj: dict) -> Iterator[tuple[str, str]]:
+    """What no field may hold, wherever it is: NaN and infinities, NUL characters, lone
+    surrogates, a key given twice in one object, nesting deeper than MAX_JSON_DEPTH."""
+    stack: list[tuple[str, Any, int]] = [("", obj, 1)]
+    while stack:
+        path, value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH and isinstance(value, dict | list):
+            yield path, f"nested more than {MAX_JSON_DEPTH} levels"
+            continue
+        children: list[tuple[str, Any, int]] = []
+        if isinstance(value, dict):
+            for key in getattr(value, "duplicates", ()):
+                yield (f"{path}.{_field_name(key)}" if path else _field_name(key),
+                       "given twice in one object")
+            for key, inner in value.items():
+                name = f"{path}.{_field_name(key)}" if path else _field_name(key)
+                reason = _string_problem(key)
+                if reason:
+                    yield name, f"field name {reason}"
+                children.append((name, inner, depth + 1))
+        elif isinstance(value, list):
+            children = [(f"{path}[{i}]", inner, depth + 1) for i, inner in enumerate(value)]
+        elif isinstance(value, _NonFinite):
+            yield path, f"{value.name} is not a JSON number"
+        elif isinstance(value, float) and not math.isfinite(value):
+            yield path, "number too large"
+        elif isinstance(value, str):
+            reason = _string_problem(value)
+            if reason:
+                yield path, reason
+        stack.extend(reversed(children))
 
 
 def _check_fields(obj: dict, allowed: set[str], line: int, problems: Problems,
@@ -126,7 +238,8 @@ def _check_fields(obj: dict, allowed: set[str], line: int, problems: Problems,
 
 
 def _string(obj: dict, key: str, line: int, problems: Problems, *, required: bool,
-            at: str = "", allow_empty: bool = False) -> str | None:
+            at: str = "", allow_empty: bool = False,
+            max_length: int | None = None) -> str | None:
     if key not in obj or obj[key] is None:
         if required:
             problems.add(line, f"{at}{key}", "missing")
@@ -139,6 +252,10 @@ def _string(obj: dict, key: str, line: int, problems: Problems, *, required: boo
         if required:
             problems.add(line, f"{at}{key}", "empty")
         return None
+    if max_length is not None and len(value) > max_length:
+        problems.add(line, f"{at}{key}",
+                     f"longer than {max_length} characters ({len(value)})")
+        return None
     return value
 
 
@@ -148,7 +265,8 @@ def _json_type(value: Any) -> str:
 
 
 def _language(obj: dict, line: int, problems: Problems) -> str | None:
-    language = _string(obj, "language", line, problems, required=True)
+    language = _string(obj, "language", line, problems, required=True,
+                       max_length=MAX_LANGUAGE)
     if language is not None:
         parts = language.split("-")
         if not (parts[0].isascii() and parts[0].isalpha() and 2 <= len(parts[0]) <= 8
@@ -228,12 +346,14 @@ def import_benchmark(*, data: bytes, file_name: str, benchmark_name: str,
 def _parse_item_line(number: int, obj: dict, problems: Problems) -> _ItemLine | None:
     before = problems.total
     _check_fields(obj, BENCHMARK_FIELDS, number, problems)
-    key = _string(obj, "id", number, problems, required=True)
+    key = _string(obj, "id", number, problems, required=True, max_length=MAX_KEY)
     language = _language(obj, number, problems)
     instruction = _string(obj, "instruction", number, problems, required=True)
-    group = _string(obj, "group", number, problems, required=False)
-    subset = _string(obj, "subset", number, problems, required=False, allow_empty=True)
-    seed = _string(obj, "seed", number, problems, required=False, allow_empty=True)
+    group = _string(obj, "group", number, problems, required=False, max_length=MAX_KEY)
+    subset = _string(obj, "subset", number, problems, required=False, allow_empty=True,
+                     max_length=MAX_SUBSET)
+    seed = _string(obj, "seed", number, problems, required=False, allow_empty=True,
+                   max_length=MAX_KEY)
     core = _string(obj, "core_instruction", number, problems, required=False, allow_empty=True)
     material = _string(obj, "input_material", number, problems, required=False,
                        allow_empty=True)
@@ -274,10 +394,13 @@ def _parse_requirements(number: int, obj: dict, problems: Problems) -> list[dict
                          f"expected an object, got {_json_type(req)}")
             continue
         _check_fields(req, REQUIREMENT_FIELDS, number, problems, at)
-        rid = _string(req, "id", number, problems, required=True, at=at)
+        rid = _string(req, "id", number, problems, required=True, at=at,
+                      max_length=MAX_REQUIREMENT_KEY)
         text = _string(req, "text", number, problems, required=True, at=at)
-        category = _string(req, "category", number, problems, required=False, at=at)
-        dimension = _string(req, "dimension", number, problems, required=False, at=at)
+        category = _string(req, "category", number, problems, required=False, at=at,
+                           max_length=MAX_REQUIREMENT_KEY)
+        dimension = _string(req, "dimension", number, problems, required=False, at=at,
+                            max_length=MAX_REQUIREMENT_KEY)
         if rid is not None and rid in seen:
             problems.add(number, f"{at}id", f"duplicate requirement id {rid!r}")
         if rid is not None and ("#" in rid or "|" in rid):
@@ -534,7 +657,7 @@ def _parse_response_line(number: int, obj: dict, items: dict[str, Item],
     before = problems.total
     _check_fields(obj, RESPONSE_FIELDS, number, problems)
     item_key = _string(obj, "item", number, problems, required=True)
-    model = _string(obj, "model", number, problems, required=True)
+    model = _string(obj, "model", number, problems, required=True, max_length=MAX_KEY)
     text = _string(obj, "response", number, problems, required=True, allow_empty=True)
     item = items.get(item_key) if item_key else None
     if item_key and item is None:
@@ -571,7 +694,7 @@ def _parse_judgment(number: int, raw: dict, at: str, requirement_keys: list[str]
                     check_requirements: bool, problems: Problems) -> _JudgmentLine | None:
     before = problems.total
     _check_fields(raw, JUDGMENT_FIELDS, number, problems, at)
-    judge = _string(raw, "judge", number, problems, required=True, at=at)
+    judge = _string(raw, "judge", number, problems, required=True, at=at, max_length=MAX_KEY)
     protocol = _string(raw, "protocol", number, problems, required=True, at=at)
     if protocol is not None and protocol not in Protocol.values:
         problems.add(number, f"{at}protocol",
@@ -742,12 +865,13 @@ def import_pairs(*, data: bytes, file_name: str, benchmark_name: str,
     for done, (number, obj) in enumerate(records, start=1):
         before = problems.total
         _check_fields(obj, PAIR_FIELDS, number, problems)
-        key = _string(obj, "id", number, problems, required=True)
+        key = _string(obj, "id", number, problems, required=True, max_length=MAX_KEY)
         language = _language(obj, number, problems)
         values = {}
         for name in PAIR_TEXT_FIELDS:
             values[name] = _string(obj, name, number, problems, required=True,
-                                   allow_empty=name.startswith("response"))
+                                   allow_empty=name.startswith("response"),
+                                   max_length=MAX_KEY if name.startswith("model") else None)
         # (judge, swapped) -> preference; `swapped` marks a verdict given with the two
         # responses shown in the other order (for position consistency).
         preferences: dict[tuple[str, bool], str] = {}
@@ -762,7 +886,8 @@ def import_pairs(*, data: bytes, file_name: str, benchmark_name: str,
                              f"expected an object, got {_json_type(raw)}")
                 continue
             _check_fields(raw, {"judge", "preference", "swapped"}, number, problems, at)
-            judge = _string(raw, "judge", number, problems, required=True, at=at)
+            judge = _string(raw, "judge", number, problems, required=True, at=at,
+                            max_length=MAX_KEY)
             preference = _string(raw, "preference", number, problems, required=True, at=at)
             swapped = raw.get("swapped", False)
             if not isinstance(swapped, bool):
@@ -874,6 +999,9 @@ def import_labels(*, data: bytes, file_name: str, benchmark_name: str,
                     problems.add(row.line, "unit", reason)
         if not row.annotator:
             problems.add(row.line, "annotator", "empty")
+        elif len(row.annotator) > MAX_USERNAME:
+            problems.add(row.line, "annotator",
+                         f"longer than {MAX_USERNAME} characters ({len(row.annotator)})")
         ident = (row.task, row.unit, row.annotator, row.field)
         if ident in first_line:
             problems.add(row.line, "field", f"a second {row.field!r} label by {row.annotator!r} "
@@ -897,18 +1025,24 @@ def import_labels(*, data: bytes, file_name: str, benchmark_name: str,
 def _read_label_rows(data: bytes, problems: Problems) -> list[_LabelRow]:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    _check_encoding_and_length(data, problems)
+    problems.raise_if_any()
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
         problems.add(line, "", "not valid UTF-8")
         problems.raise_if_any()
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # strict: a quote that is never closed is an error, not a note running to the end.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader)
     except StopIteration:
         problems.add(1, "", "the file is empty; expected the header "
                      + ",".join(LABEL_COLUMNS))
+        problems.raise_if_any()
+    except csv.Error as exc:
+        problems.add(1, "header", f"malformed CSV ({exc})")
         problems.raise_if_any()
     header = [h.strip() for h in header]
     missing = [c for c in LABEL_COLUMNS if c not in header and c != "note"]
@@ -933,6 +1067,10 @@ def _read_label_rows(data: bytes, problems: Problems) -> list[_LabelRow]:
                              f"{len(header)}")
                 continue
             values = {name: record[i] for name, i in index.items()}
+            if any("\x00" in value for value in values.values()):
+                name = next(n for n, v in values.items() if "\x00" in v)
+                problems.add(start, name, "contains a NUL character")
+                continue
             rows.append(_LabelRow(line=start, task=values["task"].strip(),
                                   unit=values["unit"].strip(),
                                   annotator=values["annotator"].strip(),
@@ -940,7 +1078,9 @@ def _read_label_rows(data: bytes, problems: Problems) -> list[_LabelRow]:
                                   value=values["value"].strip().lower(),
                                   note=values.get("note", "")))
     except csv.Error as exc:
-        problems.add(line + 1, "", f"malformed CSV ({exc})")
+        hint = ("; a quote opened in this record is never closed"
+                if "unexpected end of data" in str(exc) else "")
+        problems.add(line + 1, "", f"malformed CSV ({exc}{hint})")
     if not rows and not problems.total:
         problems.add(2, "", "the file has a header but no labels")
     return rows

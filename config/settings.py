@@ -7,9 +7,11 @@ With ACCORD_DEBUG=false the secret key must come from the environment.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -66,6 +68,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_htmx",
+    "csp",
+    "axes",
     "judging",
 ]
 
@@ -78,7 +82,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a lockout found during authenticate() into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -125,6 +132,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 
+# django-axes first: it refuses a locked-out username+IP before ModelBackend checks a password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -158,6 +171,75 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
 }
+
+# --- Security --------------------------------------------------------------------------------
+
+# Content-Security-Policy (django-csp 4): Accord serves every script, style, font and image
+# itself. No inline <script>, style="" or on*= handler anywhere: htmx's own indicator <style>
+# is switched off in base.html (htmx-config) and lives in accord.css; progress bars are SVG.
+# img-src also allows data: URIs, for small images embedded in CSS (none yet); they cannot
+# run script. style-src has no 'unsafe-inline': the SVG charts use attributes, not style="".
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    },
+}
+
+# Login throttling (django-axes): after 5 failed logins for one username from one IP address,
+# that pair is refused for 15 minutes, even with the right password. Covers the login page,
+# the Django admin's login and the API token endpoint (all go through authenticate()).
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/login.html"
+AXES_HTTP_RESPONSE_CODE = 429
+
+# Behind a TLS-terminating reverse proxy (ACCORD_BEHIND_PROXY=true) the proxy's
+# X-Forwarded-Proto says whether the client used HTTPS and X-Forwarded-For names the client,
+# which django-axes then throttles instead of the proxy's own address. Only set it when the
+# proxy overwrites those headers: otherwise a client could forge them.
+ACCORD_BEHIND_PROXY = env_bool("ACCORD_BEHIND_PROXY", False)
+if ACCORD_BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    AXES_IPWARE_PROXY_COUNT = 1
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+else:
+    # A forged X-Forwarded-For must not buy a client a fresh set of attempts.
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+
+# Sent in development too: they cost nothing over plain HTTP.
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Production (ACCORD_DEBUG=false): HTTPS only. `manage.py check --deploy --fail-level WARNING`
+# passes with these defaults (tests/test_security_settings.py runs it).
+if not DEBUG:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("ACCORD_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = int(env_float("ACCORD_HSTS_SECONDS", 31_536_000))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("ACCORD_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("ACCORD_HSTS_PRELOAD", True)
+    SILENCED_SYSTEM_CHECKS = [
+        # Turned off on purpose by the operator, so not worth a warning on every deploy:
+        # the proxy already redirects HTTP to HTTPS, or the domain must stay out of the
+        # browsers' preload list.
+        *(["security.W008"] if not SECURE_SSL_REDIRECT else []),
+        *(["security.W021"] if not SECURE_HSTS_PRELOAD else []),
+    ]
 
 # Inline machine translation (deep-translator). google | libre | none.
 ACCORD_TRANSLATION_PROVIDER = os.environ.get("ACCORD_TRANSLATION_PROVIDER", "google").lower()

@@ -614,7 +614,6 @@ def test_responses_for_a_missing_benchmark_are_400(admin):
     ({"benchmark": "b", "file": "x"}, "kind"),
     ({"kind": "novels", "benchmark": "b", "file": "x"}, "kind"),
     ({"kind": "benchmark", "file": "x"}, "benchmark"),
-    ({"kind": "benchmark", "benchmark": "b", "file": ""}, "file"),
 ])
 def test_a_malformed_import_request_is_400(admin, form, field):
     data = {k: SimpleUploadedFile("f.jsonl", v.encode()) if k == "file" else v
@@ -622,6 +621,14 @@ def test_a_malformed_import_request_is_400(admin, form, field):
     response = client_for(admin).post("/api/imports/", data, format="multipart")
     assert response.status_code == 400
     assert field in response.json()["errors"]
+    assert not Benchmark.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_empty_file_is_refused_by_the_importer_with_its_line(admin):
+    response = upload(admin, "benchmark", "f.jsonl", b"", benchmark="b")
+    assert response.status_code == 400
+    assert response.json()["problems"] == ["f.jsonl:1: the file has no records"]
     assert not Benchmark.objects.exists()
 
 
