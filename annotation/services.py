@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.http import Http404
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -203,6 +204,10 @@ def batch_create(*, benchmark: Benchmark, kind: str, name: str,
 @transaction.atomic
 def batch_delete(*, batch: Batch) -> None:
     """Remove a batch and its assignments; labels already given stay (they belong to units)."""
+    # Lock the assignments first, as label_submit does: a submission being written now is
+    # committed before its assignment is unlinked, instead of being cascaded away with it
+    # (PostgreSQL); one arriving later finds its assignment gone (404).
+    list(Assignment.objects.select_for_update().filter(batch=batch).values_list("pk", flat=True))
     Submission.objects.filter(assignment__batch=batch).update(assignment=None)
     batch.delete()
 
@@ -217,6 +222,14 @@ def _existing_submission(client_id: str, annotator: AbstractBaseUser,
     if existing.annotator_id != annotator.pk or existing.assignment_id != assignment.pk:
         raise ServiceError("this submission id was already used for another item")
     return existing
+
+
+def _locked(assignments, pk: int) -> Assignment:
+    """The assignment, row-locked; 404 when its batch was deleted since the caller found it."""
+    try:
+        return assignments.get(pk=pk)
+    except Assignment.DoesNotExist:
+        raise Http404("no such assignment") from None
 
 
 def _check_owner(assignment: Assignment, annotator: AbstractBaseUser) -> None:
@@ -249,10 +262,10 @@ def label_submit(*, assignment: Assignment, annotator: AbstractBaseUser, answers
     _check_owner(assignment, annotator)
     # Serialise submissions on one assignment (double clicks, two tabs). Lock the assignment
     # row only: PostgreSQL refuses FOR UPDATE on the nullable side of the outer joins below.
-    assignment = Assignment.objects.select_for_update(of=("self",)).select_related(
+    assignment = _locked(Assignment.objects.select_for_update(of=("self",)).select_related(
         "unit__item__group", "unit__decision__judgment__response", "unit__response",
         "batch__benchmark",
-    ).get(pk=assignment.pk)
+    ), assignment.pk)
     # Under the lock, so a retry sent while the first request is still writing finds it.
     existing = _existing_submission(client_id, annotator, assignment)
     if existing is not None:
@@ -289,12 +302,15 @@ def label_submit(*, assignment: Assignment, annotator: AbstractBaseUser, answers
         label = current.get((question.label_unit, question.field.name))
         value = answers[key]
         if label is None:
-            label = Label.objects.create(
+            # get_or_create, not create: the same annotator may write this label from
+            # another assignment at the same moment (two batches sharing a unit); the
+            # loser of the insert race reads the winner's row and updates it below.
+            label, _ = Label.objects.get_or_create(
                 benchmark=benchmark, task=kind, unit=question.label_unit, annotator=annotator,
-                field=question.field.name, value=value, note=note,
-                **_unit_refs(assignment, question),
+                field=question.field.name,
+                defaults={"value": value, "note": note, **_unit_refs(assignment, question)},
             )
-        elif (label.value, label.note) != (value, note):
+        if (label.value, label.note) != (value, note):
             label.value, label.note, label.updated_at = value, note, now
             label.save(update_fields=["value", "note", "updated_at"])
         events.append(LabelEvent(label=label, submission=submission, value=value, note=note))
@@ -314,7 +330,7 @@ def assignment_skip(*, assignment: Assignment, annotator: AbstractBaseUser, reas
                     source: str = Submission.Source.WEB) -> Submission:
     """Set an item aside with a reason; it stays in the queue's skipped list."""
     _check_owner(assignment, annotator)
-    assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
+    assignment = _locked(Assignment.objects.select_for_update(), assignment.pk)
     existing = _existing_submission(client_id, annotator, assignment)  # under the lock
     if existing is not None:
         return existing
