@@ -341,6 +341,13 @@ class ImportKindField(serializers.ChoiceField):
     pass
 
 
+# A file part of a multipart body. Without this drf-spectacular documents a FileField by its
+# response form (`format: uri`), and a client built from the schema would send a URL string.
+@extend_schema_field({"type": "string", "format": "binary"})
+class UploadField(serializers.FileField):
+    pass
+
+
 class ImportApi(AdminApiView):
     parser_classes = [MultiPartParser, FormParser]
 
@@ -350,7 +357,7 @@ class ImportApi(AdminApiView):
                                help_text="the file's format: spec sections 1-4")
         benchmark = serializers.CharField(max_length=200, help_text="the benchmark's name")
         # Empty files reach the importer, whose refusal names the file and line 1.
-        file = serializers.FileField(allow_empty_file=True)
+        file = UploadField(allow_empty_file=True)
 
     @component("ImportSummary")
     class OutputSerializer(serializers.Serializer):

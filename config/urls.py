@@ -11,3 +11,5 @@ urlpatterns = [
     path("reports/", include(("judging.urls", "reports"))),
     path("", include("annotation.urls")),
 ]
+
+handler404 = "config.views.not_found"

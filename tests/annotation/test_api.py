@@ -782,3 +782,10 @@ def test_the_schema_generates_without_warnings(tmp_path):
     out = tmp_path / "schema.yaml"
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
     assert "/api/queues/{batch_id}/next/" in out.read_text(encoding="utf-8")
+
+
+def test_an_api_path_no_route_matches_answers_json(client):
+    response = client.get("/api/assignments/abc/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+    assert "text/html" in client.get("/no-such-page/").headers["Content-Type"]
