@@ -86,12 +86,23 @@ def _report(form: ReportForm) -> dict[str, Any]:
                                     filters=form.report_filters())
 
 
+def benchmark_picker(request: HttpRequest, url_name: str, title: str,
+                     lede: str = "") -> HttpResponse:
+    """The page a report shows before a benchmark is chosen."""
+    return render(request, "judging/benchmark_picker.html", {
+        "benchmarks": benchmarks_with_counts(), "url_name": url_name, "title": title,
+        "lede": lede})
+
+
 @staff_required
 @vary_on_headers("HX-Request")
 def agreement(request: HttpRequest) -> HttpResponse:
     if not request.GET.get("benchmark"):
-        return render(request, "judging/report_picker.html",
-                      {"benchmarks": benchmarks_with_counts()})
+        return benchmark_picker(
+            request, "reports:agreement", "Agreement reports",
+            "How far the annotators agree with each other and with the judges, per task and "
+            "field. Pick a benchmark; the report then narrows to a batch, languages, subsets, "
+            "models or requirement categories.")
     form = _bound_form(request)
     context: dict[str, Any] = {"form": form, "benchmark": form.benchmark,
                                "query": request.GET.urlencode()}

@@ -21,12 +21,12 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url
 
 from annotation.models import Adjudication, Benchmark, Label
-from annotation.selectors import benchmarks_with_counts
 from annotation.views.manage import staff_required
 
 from . import export_jobs
 from .export_jobs import ExportJob
 from .report_formats import language_order
+from .views import benchmark_picker
 
 STRATEGY_HELP = {
     "conservative": "Conservative (the XIFBench rule): a field fails if any annotator fails "
@@ -51,11 +51,6 @@ def _benchmark(request: HttpRequest) -> Benchmark | None:
     return get_object_or_404(Benchmark, name=name) if name else None
 
 
-def _picker(request: HttpRequest, url_name: str, title: str) -> HttpResponse:
-    return render(request, "judging/export_picker.html", {
-        "benchmarks": benchmarks_with_counts(), "url_name": url_name, "title": title})
-
-
 # --- export ---------------------------------------------------------------------------------
 
 def _export_page(request: HttpRequest, benchmark: Benchmark, form: StrategyForm,
@@ -71,7 +66,7 @@ def _export_page(request: HttpRequest, benchmark: Benchmark, form: StrategyForm,
 def export_page(request: HttpRequest) -> HttpResponse:
     benchmark = _benchmark(request)
     if benchmark is None:
-        return _picker(request, "reports:export", "Export gold")
+        return benchmark_picker(request, "reports:export", "Export gold")
     form = StrategyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         job = export_jobs.export_job_create(benchmark=benchmark,
@@ -230,7 +225,7 @@ def score_shift_view(score_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def score_shift(request: HttpRequest) -> HttpResponse:
     benchmark = _benchmark(request)
     if benchmark is None:
-        return _picker(request, "reports:score_shift", "Score shift")
+        return benchmark_picker(request, "reports:score_shift", "Score shift")
     form = StrategyForm(request.GET if "strategy" in request.GET else None)
     if form.is_bound and not form.is_valid():
         raise Http404("unknown strategy")
