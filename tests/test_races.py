@@ -116,8 +116,10 @@ def test_two_annotators_racing_on_one_overlap_unit_both_get_stored(
         results = {}
 
         def racer(user, value, results=results, mine=mine):
+            client = api_client(user)  # the token is written here, not inside the race
+
             def go() -> None:
-                results[user.pk] = submit(api_client(user), mine[user.pk].pk, value)
+                results[user.pk] = submit(client, mine[user.pk].pk, value)
             return go
 
         run_threads(racer(annotator_a, "yes"), racer(annotator_b, "no"))
@@ -142,10 +144,14 @@ def test_one_submission_sent_twice_at_once_is_stored_once(overlap_batch, annotat
     client_id = str(uuid.uuid4())
     results = []
 
-    def send() -> None:
-        results.append(submit(api_client(annotator_a), assignment.pk, "yes", client_id))
+    def sender() -> Callable[[], None]:
+        client = api_client(annotator_a)  # the token is read here, not inside the race
 
-    run_threads(send, send, send)
+        def send() -> None:
+            results.append(submit(client, assignment.pk, "yes", client_id))
+        return send
+
+    run_threads(sender(), sender(), sender())
 
     assert sorted(r.status_code for r in results)[0] in (200, 201)
     assert {r.status_code for r in results} <= {200, 201}
@@ -165,9 +171,10 @@ def test_deleting_a_batch_while_annotators_submit_keeps_every_acknowledged_label
     deleted = threading.Event()
 
     def annotator(user, seed: int) -> Callable[[], None]:
+        client = api_client(user)  # the token is written here, not inside the race
+
         def work() -> None:
             rng = random.Random(seed)  # noqa: S311 -- test data
-            client = api_client(user)
             done: list[int] = []
             deadline = time.monotonic() + 30
             for seq in range(200):  # bounded: ends at the first 404 after the deletion
