@@ -10,6 +10,7 @@ endpoint is 403, and no credentials is 401.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from drf_spectacular.utils import (
@@ -243,6 +244,25 @@ def _time_spent_field() -> serializers.IntegerField:
                                     default=None, help_text="time spent on this visit")
 
 
+SUBMISSION_RESPONSES = {
+    201: SubmissionResultSerializer,
+    200: OpenApiResponse(SubmissionResultSerializer, description="a retry of a stored client_id"),
+    **errors(400, 401, 404),
+}
+
+
+def _record(request: Request, assignment_id: int, input_serializer: type[serializers.Serializer],
+            service: Callable[..., Submission]) -> Response:
+    """Submit and skip alike: validate, call the service, answer 201 (or 200 for a retry)."""
+    assignment = assignment_for(request.user, assignment_id)
+    serializer = input_serializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    replayed = _already_stored(serializer.validated_data["client_id"])
+    submission = service(assignment=assignment, annotator=request.user,
+                         source=Submission.Source.API, **serializer.validated_data)
+    return _submission_response(request, assignment, submission, replayed)
+
+
 class AssignmentSubmitApi(ApiView):
     @component("SubmitInput")
     class InputSerializer(serializers.Serializer):
@@ -256,19 +276,10 @@ class AssignmentSubmitApi(ApiView):
     @extend_schema(
         summary="Answer every question of one of your assignments (or edit your answers)",
         request=InputSerializer,
-        responses={201: SubmissionResultSerializer,
-                   200: OpenApiResponse(SubmissionResultSerializer,
-                                        description="a retry of a stored client_id"),
-                   **errors(400, 401, 404)},
+        responses=SUBMISSION_RESPONSES,
     )
     def post(self, request: Request, assignment_id: int) -> Response:
-        assignment = assignment_for(request.user, assignment_id)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        replayed = _already_stored(serializer.validated_data["client_id"])
-        submission = label_submit(assignment=assignment, annotator=request.user,
-                                  source=Submission.Source.API, **serializer.validated_data)
-        return _submission_response(request, assignment, submission, replayed)
+        return _record(request, assignment_id, self.InputSerializer, label_submit)
 
 
 class AssignmentSkipApi(ApiView):
@@ -281,19 +292,10 @@ class AssignmentSkipApi(ApiView):
     @extend_schema(
         summary="Set one of your pending assignments aside, with a reason",
         request=InputSerializer,
-        responses={201: SubmissionResultSerializer,
-                   200: OpenApiResponse(SubmissionResultSerializer,
-                                        description="a retry of a stored client_id"),
-                   **errors(400, 401, 404)},
+        responses=SUBMISSION_RESPONSES,
     )
     def post(self, request: Request, assignment_id: int) -> Response:
-        assignment = assignment_for(request.user, assignment_id)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        replayed = _already_stored(serializer.validated_data["client_id"])
-        submission = assignment_skip(assignment=assignment, annotator=request.user,
-                                     source=Submission.Source.API, **serializer.validated_data)
-        return _submission_response(request, assignment, submission, replayed)
+        return _record(request, assignment_id, self.InputSerializer, assignment_skip)
 
 
 # --- admins: benchmarks and imports ---------------------------------------------------------
