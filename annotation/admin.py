@@ -14,6 +14,7 @@ from django.http import HttpRequest
 
 from .models import (
     Adjudication,
+    AnnotatorTally,
     Assignment,
     Batch,
     BatchUnit,
@@ -24,10 +25,13 @@ from .models import (
     Label,
     LabelEvent,
     Pair,
+    PairTally,
+    PatternTally,
     Profile,
     Requirement,
     Submission,
     Translation,
+    UnitTally,
 )
 from .services import batch_delete
 
@@ -189,6 +193,11 @@ class LabelAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        # A submitted label is never lost (deleting its annotator is the one way out, and
+        # recounts the agreement summaries; see annotation/signals.py).
+        return False
+
 
 @admin.register(LabelEvent)
 class LabelEventAdmin(ReadOnlyAdmin):
@@ -231,3 +240,35 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # jobs are started from the import page
+
+
+# Derived data (annotation/summaries.py keeps it equal to the labels; `manage.py
+# rebuild_summaries` recomputes it): visible for inspection, never edited.
+
+@admin.register(PatternTally)
+class PatternTallyAdmin(ReadOnlyAdmin):
+    list_display = ["task", "field", "language", "judge", "judge_value", "pattern", "n",
+                    "benchmark"]
+    list_filter = ["benchmark", "task", "field", "language"]
+
+
+@admin.register(UnitTally)
+class UnitTallyAdmin(ReadOnlyAdmin):
+    list_display = ["task", "unit", "votes", "benchmark"]
+    list_filter = ["benchmark", "task"]
+    search_fields = ["unit"]
+
+
+@admin.register(AnnotatorTally)
+class AnnotatorTallyAdmin(ReadOnlyAdmin):
+    list_display = ["task", "field", "annotator", "value", "pattern", "n", "benchmark"]
+    list_filter = ["benchmark", "task", "field"]
+    list_select_related = ["annotator", "benchmark"]
+
+
+@admin.register(PairTally)
+class PairTallyAdmin(ReadOnlyAdmin):
+    list_display = ["task", "field", "annotator_a", "annotator_b", "value_a", "value_b", "n",
+                    "benchmark"]
+    list_filter = ["benchmark", "task", "field"]
+    list_select_related = ["annotator_a", "annotator_b", "benchmark"]

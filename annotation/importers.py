@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import math
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import CharField, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
@@ -28,6 +29,7 @@ from django.utils import timezone
 from judging.models import JudgeDecision, Judgment, PairJudgment, Protocol, Response
 from judging.raw_judge import RawJudgeError, parse_raw_judgment
 
+from . import summaries
 from .models import Benchmark, Group, Item, Label, LabelEvent, Pair, Requirement, Submission
 from .tasks import DIMENSION_NAME, TASKS, response_unit_key
 
@@ -133,6 +135,7 @@ def read_jsonl(data: bytes, problems: Problems) -> list[tuple[int, dict[str, Any
     for number, text in _decoded_lines(data, problems):
         if not text.strip():
             continue
+        marked_before = _JsonObject.marked
         try:
             obj = json.loads(text, object_pairs_hook=_JsonObject.from_pairs,
                              parse_constant=_NonFinite)
@@ -149,6 +152,10 @@ def read_jsonl(data: bytes, problems: Problems) -> list[tuple[int, dict[str, Any
         if not isinstance(obj, dict):
             problems.add(number, "", f"expected a JSON object, got {type(obj).__name__}")
             continue
+        marked = _JsonObject.marked
+        if marked == marked_before and _may_hold_bad_values(text) is False:
+            records.append((number, obj))
+            continue
         bad = list(_bad_json_values(obj))
         for where, message in bad:
             problems.add(number, where, message)
@@ -157,6 +164,19 @@ def read_jsonl(data: bytes, problems: Problems) -> list[tuple[int, dict[str, Any
     if not records and not problems.total:
         problems.add(1, "", "the file has no records")
     return records
+
+
+# What a line must contain for `_bad_json_values` to find anything in it (besides a key given
+# twice, which the parser reports): NaN or an infinity, a number that overflows a float, an
+# escaped NUL or surrogate (raw ones cannot survive UTF-8 decoding and the JSON parser).
+_SUSPECT = re.compile(r"NaN|Infinity|\d[eE]|\d{300}|\\u0000|\\u[dD][89a-fA-F]")
+
+
+def _may_hold_bad_values(text: str) -> bool:
+    """False when walking the parsed line cannot find a bad value: the walk is most of the
+    cost of reading a large file, and almost every line is clean."""
+    return (text.count("{") + text.count("[") > MAX_JSON_DEPTH
+            or _SUSPECT.search(text) is not None)
 
 
 class _NonFinite:
@@ -170,12 +190,16 @@ class _JsonObject(dict):
     """A parsed JSON object that remembers the keys it was given more than once."""
 
     duplicates: tuple[str, ...] = ()
+    # How many were made: a line that made none needs no walk for duplicate keys. (Another
+    # thread's import can only raise it, which costs a walk, never a missed problem.)
+    marked = 0
 
     @classmethod
     def from_pairs(cls, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         obj = dict(pairs)
         if len(obj) == len(pairs):
             return obj  # a plain dict: the usual case
+        cls.marked += 1
         marked = cls(obj)
         seen: set[str] = set()
         marked.duplicates = tuple(dict.fromkeys(k for k, _ in pairs
@@ -289,6 +313,14 @@ def _existing_benchmark(name: str, file_name: str) -> Benchmark:
     return benchmark
 
 
+def _refresh_summaries(benchmark: Benchmark, summary: ImportSummary,
+                       kinds: tuple[str, ...]) -> None:
+    """The agreement summaries file labels under their unit's language, category, judge
+    decision...: recount them when an import changed any of those."""
+    if any(summary.updated.get(kind) for kind in kinds):
+        summaries.refresh_benchmark(benchmark)
+
+
 def _report(progress: Progress | None, done: int, total: int) -> None:
     if progress is not None and (done == total or done % 200 == 0):
         progress(done, total)
@@ -340,6 +372,7 @@ def import_benchmark(*, data: bytes, file_name: str, benchmark_name: str,
     with transaction.atomic():
         benchmark = _benchmark_for_write(benchmark_name)
         _write_benchmark(benchmark, lines, summary)
+        _refresh_summaries(benchmark, summary, ("groups", "requirements", "items"))
     return summary
 
 
@@ -586,6 +619,8 @@ def _write_items(benchmark: Benchmark, groups: dict[str, Group], lines: list[_It
 RESPONSE_FIELDS = {"item", "model", "response", "judgments"}
 JUDGMENT_FIELDS = {"judge", "protocol", "decisions", "raw", "score", "dimension"}
 DECISION_FIELDS = {"requirement", "decision", "observation"}
+# Protocol.values builds a new list on every call; this runs once per judgment.
+PROTOCOLS = tuple(Protocol.values)
 
 
 @dataclass
@@ -623,8 +658,9 @@ def import_responses(*, data: bytes, file_name: str, benchmark_name: str,
     benchmark = _existing_benchmark(benchmark_name, file_name)
     records = read_jsonl(data, problems)
     item_keys = {obj["item"] for _, obj in records if isinstance(obj.get("item"), str)}
+    # Only the columns the responses need: the instruction texts stay in the database.
     items = {i.key: i for i in Item.objects.filter(benchmark=benchmark)
-             .select_related("group") if i.key in item_keys}
+             .only("pk", "key", "group_id", "benchmark_id") if i.key in item_keys}
     requirement_keys: dict[int, list[str]] = {}
     for group_id, key in Requirement.objects.filter(
         group__benchmark=benchmark
@@ -648,6 +684,7 @@ def import_responses(*, data: bytes, file_name: str, benchmark_name: str,
     summary = ImportSummary(file_name=file_name, lines=len(lines))
     with transaction.atomic():
         _write_responses(lines, requirement_keys, summary)
+        _refresh_summaries(benchmark, summary, ("decisions",))
     return summary
 
 
@@ -696,9 +733,9 @@ def _parse_judgment(number: int, raw: dict, at: str, requirement_keys: list[str]
     _check_fields(raw, JUDGMENT_FIELDS, number, problems, at)
     judge = _string(raw, "judge", number, problems, required=True, at=at, max_length=MAX_KEY)
     protocol = _string(raw, "protocol", number, problems, required=True, at=at)
-    if protocol is not None and protocol not in Protocol.values:
+    if protocol is not None and protocol not in PROTOCOLS:
         problems.add(number, f"{at}protocol",
-                     f"{protocol!r} is not one of {', '.join(Protocol.values)}")
+                     f"{protocol!r} is not one of {', '.join(PROTOCOLS)}")
         return None
     if judge is None or protocol is None:
         return None
@@ -788,64 +825,92 @@ def _parse_judgment(number: int, raw: dict, at: str, requirement_keys: list[str]
 
 def _write_responses(lines: list[_ResponseLine], requirement_keys: dict[int, list[str]],
                      summary: ImportSummary) -> None:
-    benchmark_id = lines[0].item.benchmark_id if lines else None
-    existing = {(r.item_id, r.model): r
-                for r in Response.objects.filter(item__benchmark_id=benchmark_id)}
-    new, changed = [], []
-    for line in lines:
-        response = existing.get((line.item.pk, line.model))
-        if response is None:
-            new.append(Response(item=line.item, model=line.model, text=line.text,
-                                line_number=line.line))
-        elif (response.text, response.line_number) != (line.text, line.line):
-            response.text, response.line_number = line.text, line.line
-            changed.append(response)
-    Response.objects.bulk_create(new, batch_size=1000)
-    Response.objects.bulk_update(changed, ["text", "line_number"], batch_size=1000)
+    # Only the rows this file can touch are read, as tuples, and new rows go in by raw SQL:
+    # a file adding half a million decisions to a benchmark that holds as many must not
+    # load the stored ones (with their texts) as model instances.
+    quote = connection.ops.quote_name
+    item_ids = sorted({line.item.pk for line in lines})
+    existing: dict[tuple[int, str], tuple[int, str, int]] = {}
+    for chunk in _chunks(item_ids):
+        for pk, item_id, model, text, line_number in Response.objects.filter(
+            item_id__in=chunk
+        ).values_list("pk", "item_id", "model", "text", "line_number"):
+            existing[(item_id, model)] = (pk, text, line_number)
+    new = [(line.item.pk, line.model, line.text, line.line) for line in lines
+           if (line.item.pk, line.model) not in existing]
+    changed = [(line.text, line.line, stored[0]) for line in lines
+               if (stored := existing.get((line.item.pk, line.model))) is not None
+               and (stored[1], stored[2]) != (line.text, line.line)]
+    new_ids = _insert_rows(Response, ("item", "model", "text", "line_number"), new,
+                           returning_ids=True)
+    _execute_many(f"UPDATE {quote(Response._meta.db_table)} SET text = %s, "  # noqa: S608 - names from the model
+                  "line_number = %s WHERE id = %s", changed)
     summary.count("responses", created=len(new), updated=len(changed))
-    responses = {(r.item_id, r.model): r
-                 for r in Response.objects.filter(item__benchmark_id=benchmark_id)}
+    response_ids = {key: stored[0] for key, stored in existing.items()}
+    response_ids.update({(item_id, model): pk
+                         for pk, (item_id, model, _, _) in zip(new_ids, new, strict=True)})
 
-    judgments = {(j.response_id, j.judge, j.protocol, j.dimension): j
-                 for j in Judgment.objects.filter(response__item__benchmark_id=benchmark_id)}
+    judgment_ids: dict[tuple[int, str, str, str], int] = {}
+    stored_judgments: dict[tuple[int, str, str, str], tuple[int, float | None, str]] = {}
+    for chunk in _chunks(sorted(stored[0] for stored in existing.values())):
+        for pk, response_id, judge, protocol, dimension, score, raw in Judgment.objects.filter(
+            response_id__in=chunk
+        ).values_list("pk", "response_id", "judge", "protocol", "dimension", "score", "raw"):
+            stored_judgments[(response_id, judge, protocol, dimension)] = (pk, score, raw)
+            judgment_ids[(response_id, judge, protocol, dimension)] = pk
     new_j, changed_j = [], []
     for line in lines:
-        response = responses[(line.item.pk, line.model)]
+        response_id = response_ids[(line.item.pk, line.model)]
         for jl in line.judgments:
-            judgment = judgments.get((response.pk, jl.judge, jl.protocol, jl.dimension))
-            if judgment is None:
-                new_j.append(Judgment(response=response, judge=jl.judge, protocol=jl.protocol,
-                                      dimension=jl.dimension, score=jl.score, raw=jl.raw))
-            elif (judgment.score, judgment.raw) != (jl.score, jl.raw):
-                judgment.score, judgment.raw = jl.score, jl.raw
-                changed_j.append(judgment)
-    Judgment.objects.bulk_create(new_j, batch_size=1000)
-    Judgment.objects.bulk_update(changed_j, ["score", "raw"], batch_size=1000)
+            stored = stored_judgments.get((response_id, jl.judge, jl.protocol, jl.dimension))
+            if stored is None:
+                new_j.append((response_id, jl.judge, jl.protocol, jl.dimension, jl.score, jl.raw))
+            elif (stored[1], stored[2]) != (jl.score, jl.raw):
+                changed_j.append((jl.score, jl.raw, stored[0]))
+    new_j_ids = _insert_rows(Judgment, ("response", "judge", "protocol", "dimension", "score",
+                                        "raw"), new_j, returning_ids=True)
+    _execute_many(f"UPDATE {quote(Judgment._meta.db_table)} SET score = %s, raw = %s "  # noqa: S608 - names from the model
+                  "WHERE id = %s", changed_j)
     summary.count("judgments", created=len(new_j), updated=len(changed_j))
-    judgments = {(j.response_id, j.judge, j.protocol, j.dimension): j
-                 for j in Judgment.objects.filter(response__item__benchmark_id=benchmark_id)}
+    judgment_ids.update({row[:4]: pk for pk, row in zip(new_j_ids, new_j, strict=True)})
 
-    requirements = {(r.group_id, r.key): r for r in Requirement.objects.filter(
-        group__benchmark_id=benchmark_id)}
-    decisions = {(d.judgment_id, d.requirement_id): d for d in JudgeDecision.objects.filter(
-        judgment__response__item__benchmark_id=benchmark_id)}
+    benchmark_id = lines[0].item.benchmark_id if lines else None
+    requirements = {(group_id, key): pk for group_id, key, pk in Requirement.objects.filter(
+        group__benchmark_id=benchmark_id).values_list("group_id", "key", "pk")}
+    decisions: dict[tuple[int, int], tuple[int, bool, str]] = {}
+    for chunk in _chunks(sorted(pk for pk, _, _ in stored_judgments.values())):
+        for pk, judgment_id, requirement_id, verdict, observation in JudgeDecision.objects.filter(
+            judgment_id__in=chunk
+        ).values_list("pk", "judgment_id", "requirement_id", "decision", "observation"):
+            decisions[(judgment_id, requirement_id)] = (pk, verdict, observation)
     new_d, changed_d = [], []
     for line in lines:
-        response = responses[(line.item.pk, line.model)]
+        response_id = response_ids[(line.item.pk, line.model)]
         for jl in line.judgments:
-            judgment = judgments[(response.pk, jl.judge, jl.protocol, jl.dimension)]
+            judgment_id = judgment_ids[(response_id, jl.judge, jl.protocol, jl.dimension)]
             for req_key, (verdict, observation) in jl.decisions.items():
-                requirement = requirements[(line.item.group_id, req_key)]
-                decision = decisions.get((judgment.pk, requirement.pk))
-                if decision is None:
-                    new_d.append(JudgeDecision(judgment=judgment, requirement=requirement,
-                                               decision=verdict, observation=observation))
-                elif (decision.decision, decision.observation) != (verdict, observation):
-                    decision.decision, decision.observation = verdict, observation
-                    changed_d.append(decision)
-    JudgeDecision.objects.bulk_create(new_d, batch_size=1000)
-    JudgeDecision.objects.bulk_update(changed_d, ["decision", "observation"], batch_size=1000)
+                requirement_id = requirements[(line.item.group_id, req_key)]
+                stored_d = decisions.get((judgment_id, requirement_id))
+                if stored_d is None:
+                    new_d.append((judgment_id, requirement_id, verdict, observation))
+                elif (stored_d[1], stored_d[2]) != (verdict, observation):
+                    changed_d.append((verdict, observation, stored_d[0]))
+    _insert_rows(JudgeDecision, ("judgment", "requirement", "decision", "observation"), new_d)
+    _execute_many(f"UPDATE {quote(JudgeDecision._meta.db_table)} SET decision = %s, "  # noqa: S608 - names from the model
+                  "observation = %s WHERE id = %s", changed_d)
     summary.count("decisions", created=len(new_d), updated=len(changed_d))
+
+
+def _chunks(values: list[int], size: int = 500) -> Iterator[list[int]]:
+    """`id__in` lists short enough for every backend's limit on query parameters."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _execute_many(sql: str, rows: list[tuple]) -> None:
+    if rows:
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
 
 
 # --- 3. pairs -------------------------------------------------------------------------------
@@ -950,6 +1015,7 @@ def import_pairs(*, data: bytes, file_name: str, benchmark_name: str,
         PairJudgment.objects.bulk_create(new_j, batch_size=1000)
         PairJudgment.objects.bulk_update(changed_j, ["preference"], batch_size=1000)
         summary.count("pair judgments", created=len(new_j), updated=len(changed_j))
+        _refresh_summaries(benchmark, summary, ("pairs",))
     return summary
 
 
@@ -958,7 +1024,7 @@ def import_pairs(*, data: bytes, file_name: str, benchmark_name: str,
 LABEL_COLUMNS = ("task", "unit", "annotator", "field", "value", "note")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _LabelRow:
     line: int
     task: str
@@ -1019,6 +1085,7 @@ def import_labels(*, data: bytes, file_name: str, benchmark_name: str,
     summary = ImportSummary(file_name=file_name, lines=len(valid))
     with transaction.atomic():
         _write_labels(benchmark, valid, refs, summary)
+        summaries.refresh_units(benchmark, {(row.task, row.unit) for row in valid})
     return summary
 
 
@@ -1218,45 +1285,80 @@ def _write_labels(benchmark: Benchmark, rows: list[_LabelRow],
             summary.count("annotators", created=1)
     batch_id = uuid.uuid4().hex
     submissions = {
-        name: Submission.objects.create(client_id=f"import-{batch_id}-{users[name].pk}",
-                                        annotator=users[name], source=Submission.Source.IMPORT)
+        users[name].pk: Submission.objects.create(
+            client_id=f"import-{batch_id}-{users[name].pk}", annotator=users[name],
+            source=Submission.Source.IMPORT).pk
         for name in names
     }
+    # Tuples, not model instances: a labels file of a million rows is compared with the
+    # labels already stored, and instances cost ~1 KB and ~10 us each.
     current = {
-        (lab.task, lab.unit, lab.annotator_id, lab.field): lab
-        for lab in Label.objects.filter(benchmark=benchmark, annotator__in=users.values())
+        (task, unit, annotator, field_name): (pk, value, note)
+        for pk, task, unit, annotator, field_name, value, note in Label.objects.filter(
+            benchmark=benchmark, annotator__in=users.values()
+        ).values_list("pk", "task", "unit", "annotator_id", "field", "value", "note").iterator(
+            chunk_size=10_000)
     }
-    now = timezone.now()
-    new, changed = [], []
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    new: list[tuple] = []
+    changed: list[tuple[int, int, str, str]] = []      # (label id, annotator, value, note)
     for row in rows:
-        user = users[row.annotator]
-        label = current.get((row.task, row.unit, user.pk, row.field))
-        if label is None:
+        annotator = users[row.annotator].pk
+        key = (row.task, row.unit, annotator, row.field)
+        stored = current.get(key)
+        if stored is None:
             ref = refs[(row.task, row.unit)]
-            label = Label(benchmark=benchmark, task=row.task, unit=row.unit, annotator=user,
-                          field=row.field, value=row.value, note=row.note,
-                          item_id=ref.item_id, requirement_id=ref.requirement_id,
-                          pair_id=ref.pair_id, model=ref.model)
-            new.append(label)
-            current[(row.task, row.unit, user.pk, row.field)] = label
-        elif (label.value, label.note) != (row.value, row.note):
-            label.value, label.note, label.updated_at = row.value, row.note, now
-            changed.append(label)
-    Label.objects.bulk_create(new, batch_size=1000)
-    Label.objects.bulk_update(changed, ["value", "note", "updated_at"], batch_size=1000)
-    if new and new[0].pk is None:
-        # Backends that return no ids from bulk_create: look them up.
-        ids = {(lab.task, lab.unit, lab.annotator_id, lab.field): lab.pk
-               for lab in Label.objects.filter(benchmark=benchmark,
-                                               annotator__in=users.values())}
-        for lab in new:
-            lab.pk = ids[(lab.task, lab.unit, lab.annotator_id, lab.field)]
-    LabelEvent.objects.bulk_create(
-        [LabelEvent(label=lab, submission=submissions[lab.annotator.username],
-                    value=lab.value, note=lab.note) for lab in [*new, *changed]],
-        batch_size=1000,
-    )
-    used = {lab.annotator.username for lab in [*new, *changed]}
-    Submission.objects.filter(pk__in=[s.pk for n, s in submissions.items()
-                                      if n not in used]).delete()
+            new.append((benchmark.pk, row.task, row.unit, annotator, row.field, row.value,
+                        row.note, now, ref.item_id, ref.requirement_id, ref.pair_id, ref.model))
+            current[key] = (0, row.value, row.note)
+        elif (stored[1], stored[2]) != (row.value, row.note):
+            changed.append((stored[0], annotator, row.value, row.note))
+    # Raw SQL: Django's bulk_create spends most of an import's time building and preparing
+    # model instances; these rows are already validated and complete.
+    new_ids = _insert_rows(Label, LABEL_INSERT_FIELDS, new, returning_ids=True)
+    _execute_many(f"UPDATE {connection.ops.quote_name(Label._meta.db_table)} "  # noqa: S608 - names from the model
+                  "SET value = %s, note = %s, updated_at = %s WHERE id = %s",
+                  [(value, note, now, pk) for pk, _, value, note in changed])
+    events = [(pk, submissions[row[3]], row[5], row[6], now)
+              for pk, row in zip(new_ids, new, strict=True)]
+    events += [(pk, submissions[annotator], value, note, now)
+               for pk, annotator, value, note in changed]
+    _insert_rows(LabelEvent, ("label", "submission", "value", "note", "created_at"), events)
+    used = {row[3] for row in new} | {annotator for _, annotator, _, _ in changed}
+    Submission.objects.filter(pk__in=[pk for annotator, pk in submissions.items()
+                                      if annotator not in used]).delete()
     summary.count("labels", created=len(new), updated=len(changed))
+
+
+LABEL_INSERT_FIELDS = ("benchmark", "task", "unit", "annotator", "field", "value", "note",
+                       "updated_at", "item", "requirement", "pair", "model")
+# Rows per multi-row INSERT: under SQLite's and PostgreSQL's limits on query parameters.
+INSERT_CHUNK = 1000
+
+
+def _insert_rows(model: type, fields: tuple[str, ...], rows: list[tuple], *,
+                 returning_ids: bool = False) -> list[int]:
+    """INSERT `rows` (values in the order of `fields`, already adapted for the database)
+    into `model`'s table; with `returning_ids`, the new ids in the order of `rows`."""
+    if not rows:
+        return []
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)
+    table = quote(model._meta.db_table)
+    ids: list[int] = []
+    with connection.cursor() as cursor:
+        if not returning_ids:
+            placeholders = ", ".join(["%s"] * len(fields))
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608 - names from the model
+                               rows)
+            return ids
+        one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        for start in range(0, len(rows), INSERT_CHUNK):
+            chunk = rows[start:start + INSERT_CHUNK]
+            # Both backends return the rows of a multi-row VALUES in order (as Django's own
+            # bulk_create relies on).
+            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES "  # noqa: S608 - names from the model
+                           f"{', '.join([one] * len(chunk))} RETURNING id",
+                           [value for row in chunk for value in row])
+            ids.extend(pk for (pk,) in cursor.fetchall())
+    return ids

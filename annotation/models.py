@@ -373,3 +373,114 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.file_name} ({self.status})"
+
+
+# --- maintained agreement summaries (annotation/summaries.py keeps them up to date) -------------
+# Written in the same transaction as the labels they summarise, so a report over a million
+# labels reads a few thousand rows. `manage.py rebuild_summaries` recomputes them from labels.
+
+SLICE_FIELDS = ("language", "resource_level", "subset", "category", "dimension", "model",
+                "model_b", "judge", "judge_value")
+
+
+class UnitTally(models.Model):
+    """Who said what on one unit (every field), and the unit's attributes: the state the
+    histograms below were last updated from."""
+
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="+")
+    task = models.CharField(max_length=40, choices=TaskKind.choices)
+    unit = models.CharField(max_length=500)
+    # JSON {field: {annotator id: value}}; "{}" until the first refresh.
+    votes = models.TextField(default="{}")
+    language = models.CharField(max_length=35, blank=True)
+    resource_level = models.CharField(max_length=10, blank=True)
+    subset = models.CharField(max_length=100, blank=True)
+    category = models.CharField(max_length=100, blank=True)
+    dimension = models.CharField(max_length=100, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    model_b = models.CharField(max_length=200, blank=True)   # a pair's second model
+    judge = models.CharField(max_length=200, blank=True)
+    judge_value = models.CharField(max_length=10, blank=True)  # the judged decision, yes/no
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["benchmark", "task", "unit"],
+                                               name="unit_tally_one_per_unit")]
+
+    def __str__(self) -> str:
+        return f"{self.task}:{self.unit} {self.votes}"
+
+
+class PatternTally(models.Model):
+    """How many units of one slice (task, field and unit attributes) have one pattern of
+    label counts ("2,1" = two labels in the first category, one in the second)."""
+
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="+")
+    task = models.CharField(max_length=40, choices=TaskKind.choices)
+    field = models.CharField(max_length=50)
+    language = models.CharField(max_length=35, blank=True)
+    resource_level = models.CharField(max_length=10, blank=True)
+    subset = models.CharField(max_length=100, blank=True)
+    category = models.CharField(max_length=100, blank=True)
+    dimension = models.CharField(max_length=100, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    model_b = models.CharField(max_length=200, blank=True)
+    judge = models.CharField(max_length=200, blank=True)
+    judge_value = models.CharField(max_length=10, blank=True)
+    pattern = models.CharField(max_length=100)
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(
+            fields=["benchmark", "task", "field", *SLICE_FIELDS, "pattern"],
+            name="pattern_tally_one_per_key")]
+
+    def __str__(self) -> str:
+        return f"{self.task}:{self.field} [{self.pattern}] x{self.n}"
+
+
+class AnnotatorTally(models.Model):
+    """How many units of one field an annotator gave `value` on, by the unit's whole pattern:
+    enough for each annotator against the majority of the others."""
+
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="+")
+    task = models.CharField(max_length=40, choices=TaskKind.choices)
+    field = models.CharField(max_length=50)
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                  related_name="+")
+    value = models.CharField(max_length=50)
+    pattern = models.CharField(max_length=100)
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(
+            fields=["benchmark", "task", "field", "annotator", "value", "pattern"],
+            name="annotator_tally_one_per_key")]
+
+    def __str__(self) -> str:
+        return (f"{self.task}:{self.field} {self.annotator_id}={self.value} "
+                f"[{self.pattern}] x{self.n}")
+
+
+class PairTally(models.Model):
+    """How many units two annotators (a has the lower id) both labelled with these values."""
+
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="+")
+    task = models.CharField(max_length=40, choices=TaskKind.choices)
+    field = models.CharField(max_length=50)
+    annotator_a = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                    related_name="+")
+    annotator_b = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                    related_name="+")
+    value_a = models.CharField(max_length=50)
+    value_b = models.CharField(max_length=50)
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(
+            fields=["benchmark", "task", "field", "annotator_a", "annotator_b", "value_a",
+                    "value_b"],
+            name="pair_tally_one_per_key")]
+
+    def __str__(self) -> str:
+        return (f"{self.task}:{self.field} {self.annotator_a_id}={self.value_a} "
+                f"{self.annotator_b_id}={self.value_b} x{self.n}")

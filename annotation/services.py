@@ -15,6 +15,7 @@ from django.http import Http404
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from . import summaries
 from .models import (
     Adjudication,
     Assignment,
@@ -315,6 +316,7 @@ def label_submit(*, assignment: Assignment, annotator: AbstractBaseUser, answers
             label.save(update_fields=["value", "note", "updated_at"])
         events.append(LabelEvent(label=label, submission=submission, value=value, note=note))
     LabelEvent.objects.bulk_create(events)
+    summaries.refresh_units(benchmark, {(kind, q.label_unit) for q in questions})
 
     assignment.status = AssignmentStatus.DONE
     assignment.skip_reason = ""

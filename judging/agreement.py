@@ -32,7 +32,6 @@ from numbers import Real
 
 import krippendorff
 import numpy as np
-from scipy import stats as scipy_stats
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,41 @@ def _undefined(name: str, reason: str, n_units: int = 0, n_labels: int = 0) -> S
     return Stat(name, None, int(n_units), int(n_labels), reason)
 
 
-def _as_counts(counts) -> np.ndarray:
+@dataclass(frozen=True)
+class Tally:
+    """Units given as their distinct count rows ("patterns") and how many units have each:
+    what the maintained agreement summaries store. Every counts-matrix coefficient here
+    accepts a Tally wherever it accepts a counts matrix and gives the same result as on the
+    matrix the tally stands for, at a cost that depends on the patterns, not on the units."""
+
+    patterns: np.ndarray   # (n_patterns, n_categories) int64, distinct, canonical order
+    frequency: np.ndarray  # (n_patterns,) int64 > 0
+
+    @classmethod
+    def of(cls, patterns, frequency) -> Tally:
+        """Merge repeated rows and drop rows of frequency 0."""
+        patterns = np.asarray(patterns, dtype=np.int64)
+        frequency = np.asarray(frequency, dtype=np.int64).ravel()
+        if patterns.ndim != 2 or patterns.shape[0] != frequency.shape[0]:
+            raise ValueError("a tally needs one frequency per pattern row")
+        if (patterns < 0).any() or (frequency < 0).any():
+            raise ValueError("counts and frequencies must not be negative")
+        keep = frequency > 0
+        return cls(*_canonical(patterns[keep], frequency[keep]))
+
+    @classmethod
+    def from_counts(cls, counts) -> Tally:
+        return cls(*_patterns(_as_counts(counts)))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(units, categories), as the counts matrix it stands for."""
+        return int(self.frequency.sum()), int(self.patterns.shape[1])
+
+
+def _as_counts(counts) -> np.ndarray | Tally:
+    if isinstance(counts, Tally):
+        return counts
     array = np.asarray(counts)
     if array.size == 0:
         return np.zeros((array.shape[0] if array.ndim == 2 else 0,
@@ -158,20 +191,29 @@ def counts_from_long(units: Sequence, values: Sequence,
 # --- patterns: the vectorised core ---------------------------------------------------------
 
 
-def _patterns(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct count rows and how many units have each."""
-    if counts.shape[0] == 0:
-        return counts, np.zeros(0, dtype=np.int64)
-    base = int(counts.max()) + 1
-    if counts.shape[1] * math.log2(base) < 62:
+def _canonical(rows: np.ndarray, frequency: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows in a fixed order and the summed frequency of each (1 per row if None).
+    The order depends only on the rows, so a tally and its counts matrix resample alike."""
+    weights = np.ones(rows.shape[0], dtype=np.int64) if frequency is None else frequency
+    if rows.shape[0] == 0:
+        return rows, np.zeros(0, dtype=np.int64)
+    base = int(rows.max()) + 1
+    if rows.shape[1] * math.log2(base) < 62:
         # One integer per row (the row read as digits in base `base`): sorting integers is far
         # faster than np.unique(axis=0) on rows.
-        radix = base ** np.arange(counts.shape[1], dtype=np.int64)
-        keys, first, frequency = np.unique(counts @ radix, return_index=True,
-                                           return_counts=True)
-        return counts[first], frequency
-    patterns, frequency = np.unique(counts, axis=0, return_counts=True)
-    return patterns, frequency
+        radix = base ** np.arange(rows.shape[1], dtype=np.int64)
+        _, first, inverse = np.unique(rows @ radix, return_index=True, return_inverse=True)
+    else:
+        _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    summed = np.bincount(inverse.ravel(), weights=weights, minlength=first.size)
+    return rows[first], summed.astype(np.int64)
+
+
+def _patterns(counts: np.ndarray | Tally) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct count rows and how many units have each."""
+    if isinstance(counts, Tally):
+        return counts.patterns, counts.frequency
+    return _canonical(counts, None)
 
 
 def _per_pattern_agreement(patterns: np.ndarray, agreement: np.ndarray | None = None):
@@ -306,10 +348,13 @@ def _full(counts: np.ndarray):
     return patterns, frequency[None, :].astype(float)
 
 
-def _label_totals(counts: np.ndarray) -> tuple[np.ndarray, int, int, int]:
-    m = counts.sum(axis=1)
+def _label_totals(counts: np.ndarray | Tally) -> tuple[np.ndarray, int, int, int]:
+    """(labels per unit or pattern, labelled units, pairable units, labels on those)."""
+    rows, frequency = _patterns(counts)
+    m = rows.sum(axis=1)
     pairable = m >= 2
-    return m, int((m > 0).sum()), int(pairable.sum()), int(m[pairable].sum())
+    return (m, int(frequency[m > 0].sum()), int(frequency[pairable].sum()),
+            int((m * frequency)[pairable].sum()))
 
 
 # --- the counts-matrix coefficients ---------------------------------------------------------
@@ -337,7 +382,8 @@ def fleiss_kappa(counts) -> Stat:
     counts = _as_counts(counts)
     m, n_units, _, _ = _label_totals(counts)
     labelled = m[m > 0]
-    n_labels = int(labelled.sum())
+    n_labels = int(counts.sum()) if not isinstance(counts, Tally) else int(
+        counts.frequency @ m)
     if n_units == 0:
         return _undefined(name, REASON_NO_UNITS)
     if labelled.min() != labelled.max():
@@ -381,13 +427,19 @@ def krippendorff_alpha(counts, level: str = "nominal",
     _, _, n_pairable, n_pairable_labels = _label_totals(counts)
     if n_pairable == 0:
         return _undefined(name, REASON_NO_PAIRABLE)
-    if counts.shape[1] < 2 or np.isnan(_vec_alpha(*_full(counts), level, domain)[0]):
+    weighted = _vec_alpha(*_full(counts), level, domain)[0] if counts.shape[1] >= 2 else np.nan
+    if np.isnan(weighted):
         return _undefined(name, "every pairable label is the same value: expected disagreement "
                                 "is 0, so alpha is undefined", n_pairable, n_pairable_labels)
     if level == "ordinal" and (np.diff(domain) <= 0).any():
         raise ValueError("ordinal values must be increasing")
-    value = krippendorff.alpha(value_counts=counts, value_domain=domain,
-                               level_of_measurement=level)
+    if isinstance(counts, Tally):
+        # The package takes one row per unit; a tally's units differ only by their pattern,
+        # and the same coincidence formula weighted by frequency gives the same value.
+        value = weighted
+    else:
+        value = krippendorff.alpha(value_counts=counts, value_domain=domain,
+                                   level_of_measurement=level)
     return Stat(name, float(value), n_pairable, n_pairable_labels)
 
 
@@ -504,21 +556,46 @@ def cohen_kappa(a, b, n_categories: int, weights: str | None = None) -> Stat:
         raise ValueError(f"weights must be None, 'linear' or 'quadratic', got {kind!r}")
     name = "cohen_kappa" if kind is None else f"cohen_kappa_{kind}"
     a, b = _pair_arrays(a, b)
-    n = a.size
-    if n == 0:
-        return _undefined(name, "no unit labelled by both annotators")
-    table = _confusion(a, b, n_categories) / n
+    table = _confusion(a, b, n_categories)
     agreement = _agreement_weights(n_categories, kind or "identity")
-    observed = (agreement * table).sum()
-    expected = (agreement * np.outer(table.sum(axis=1), table.sum(axis=0))).sum()
-    if np.isclose(expected, 1.0):
-        return _undefined(name, "every label is the same category: chance agreement is 1, so "
-                                "kappa is undefined", n, 2 * n)
-    return Stat(name, float((observed - expected) / (1 - expected)), n, 2 * n)
+    return _kappa_stats(table[None], agreement, name)[0]
 
 
-_CORRELATIONS = {"pearson": scipy_stats.pearsonr, "spearman": scipy_stats.spearmanr,
-                 "kendall": scipy_stats.kendalltau}
+def _kappa_stats(tables: np.ndarray, agreement: np.ndarray, name: str) -> list[Stat]:
+    """Cohen's kappa of each (k x k) contingency table of `tables`, at once."""
+    n = tables.sum(axis=(1, 2))
+    shares = tables / np.maximum(n, 1)[:, None, None]
+    observed = (agreement * shares).sum(axis=(1, 2))
+    expected = np.einsum("pi,ij,pj->p", shares.sum(axis=2), agreement, shares.sum(axis=1))
+    out = []
+    for count, o, e in zip(n.tolist(), observed.tolist(), expected.tolist(), strict=True):
+        if count == 0:
+            out.append(_undefined(name, "no unit labelled by both annotators"))
+        elif abs(e - 1.0) <= 1e-08 + 1e-05:  # np.isclose(e, 1.0)
+            out.append(_undefined(name, "every label is the same category: chance agreement is "
+                                        "1, so kappa is undefined", count, 2 * count))
+        else:
+            out.append(Stat(name, (o - e) / (1 - e), count, 2 * count))
+    return out
+
+
+def two_rater_tables(tables) -> list[tuple[Stat, Stat]]:
+    """Percent agreement and Cohen's kappa of many pairs of raters from their contingency
+    tables (pairs x k x k, units both raters labelled): what `percent_agreement` and
+    `cohen_kappa` give on each pair's labels, without going back to the labels."""
+    tables = np.asarray(tables, dtype=np.int64)
+    n = tables.sum(axis=(1, 2))
+    agreeing = np.trace(tables, axis1=1, axis2=2)
+    kappas = _kappa_stats(tables, np.eye(tables.shape[1]), "cohen_kappa")
+    out = []
+    for count, same, kappa in zip(n.tolist(), agreeing.tolist(), kappas, strict=True):
+        percent = (_undefined("percent_agreement", REASON_NO_PAIRABLE) if count == 0 else
+                   Stat("percent_agreement", same / count, count, 2 * count))
+        out.append((percent, kappa))
+    return out
+
+
+_CORRELATIONS = {"pearson": "pearsonr", "spearman": "spearmanr", "kendall": "kendalltau"}
 
 
 def correlation(x, y, method: str) -> Stat:
@@ -539,7 +616,10 @@ def correlation(x, y, method: str) -> Stat:
         if np.all(side == side[0]):
             return _undefined(method, f"{label} is constant: the correlation is undefined",
                               n, 2 * n)
-    result = _CORRELATIONS[method](x, y)
+    # scipy costs ~45 MB and a second of start-up: only the score-judge sections need it.
+    from scipy import stats
+
+    result = getattr(stats, _CORRELATIONS[method])(x, y)
     value = float(result.statistic)
     if math.isnan(value):
         return _undefined(method, "the correlation is undefined for these data", n, 2 * n)

@@ -27,13 +27,16 @@ are `{"key", "confirmed"}` (requirements), `{"key", "agreement"}` (direct score)
 Response ratings (1-5 Likert scores, one field per dimension) are at the interval level, as
 SummEval reports their agreement; translation quality stays ordinal.
 
-Counts come from aggregate queries (judging/selectors.py): the report costs a fixed number of
-queries whatever the number of labels, and the statistics run on numpy arrays.
+Counts: a benchmark-wide report reads the histograms annotation/summaries.py keeps current as
+labels are written (patterns of label counts per unit slice, each annotator's value by pattern,
+each annotator pair's joint values): a few thousand rows whatever the number of labels. A batch
+or filtered report builds the same histograms from its labels on the fly, with the same code.
+The statistics run on those histograms (agreement.Tally), never on one row per unit.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from itertools import combinations
 from math import isfinite
@@ -41,23 +44,24 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from annotation.models import Batch, Benchmark, TaskKind
+from annotation import summaries
+from annotation.models import SLICE_FIELDS, Batch, Benchmark, TaskKind
 from annotation.tasks import TASKS, FieldDef, judge_unit_key, response_unit_key
 
 from . import agreement
 from .agreement import Stat
 from .selectors import (
     ReportFilters,
-    annotator_labels,
     dimension_scores,
     direct_scores,
+    has_direct_scores,
     pair_judgments,
     report_labels,
     requirement_decisions,
     requirements_per_group,
-    value_counts,
     verdict_counts,
 )
 
@@ -70,6 +74,8 @@ REQUIREMENT_DIMENSIONS = ("category", "dimension")
 PREFERENCES = ("a", "b", "tie")
 YES, NO = 0, 1  # indices of "yes" and "no" in YES_NO choices
 NO_FILTERS = ReportFilters()
+# Tasks whose judge sections match human labels to judge outputs unit by unit.
+PER_UNIT_TASKS = (str(TaskKind.PAIRWISE_PREFERENCE), str(TaskKind.RESPONSE_RATING))
 
 
 def agreement_report(*, benchmark: Benchmark, batch: Batch | None = None,
@@ -77,57 +83,107 @@ def agreement_report(*, benchmark: Benchmark, batch: Batch | None = None,
                      seed: int = 0) -> dict[str, Any]:
     """Inter-annotator and judge-human agreement of `benchmark` (or of one `batch` of it),
     restricted by `filters`. Bootstrap intervals use `n_resamples` resamples of units drawn
-    with `seed`, so the same data and seed give the same report."""
-    labels = report_labels(benchmark=benchmark, batch=batch, filters=filters)
-    rows = value_counts(labels)
-    tuples = annotator_labels(labels)
+    with `seed`, so the same data and seed give the same report.
 
-    rows_by_field: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for row in rows:
-        rows_by_field[(row["task"], row["field"])].append(row)
-    tuples_by_field: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
-    for task, field, unit, annotator, value in tuples:
-        tuples_by_field[(task, field)].append((unit, annotator, value))
+    The whole benchmark is read from the maintained summaries (annotation/summaries.py); a
+    batch or filtered report counts its labels the same way on the fly."""
+    if batch is None and filters == NO_FILTERS:
+        tallies = _Tallies.from_summaries(benchmark)
+    else:
+        labels = report_labels(benchmark=benchmark, batch=batch, filters=filters)
+        tallies = _Tallies.from_labels(labels, benchmark)
 
     fields = []
     field_data: dict[tuple[str, str], _FieldData] = {}
     for kind, spec in TASKS.items():
         # Open-scale tasks (response rating) have one field per dimension the labels name.
         field_defs = spec.fields if not spec.open_scale else [
-            f for task, name in sorted(rows_by_field)
+            f for task, name in sorted(tallies.fields())
             if task == str(kind) and (f := spec.field(name)) is not None]
         for field_def in field_defs:
-            key = (str(kind), field_def.name)
-            if key not in rows_by_field:
+            data = tallies.field_data(str(kind), field_def)
+            if data is None:
                 continue
-            data = _FieldData.build(str(kind), field_def, rows_by_field[key],
-                                    tuples_by_field[key])
-            field_data[key] = data
+            field_data[(str(kind), field_def.name)] = data
             fields.append(_field_report(data, n_resamples=n_resamples, seed=seed))
 
-    decisions = requirement_decisions(benchmark=benchmark, filters=_without_categories(filters))
-    judge_labels_any_category = report_labels(benchmark=benchmark, batch=batch,
-                                              filters=filters, apply_categories=False)
-    has_judge_labels = (str(TaskKind.JUDGE_AGREEMENT), "agree") in rows_by_field
-    verdicts = verdict_counts(labels) if has_judge_labels else []
-    verdicts_all = (verdict_counts(judge_labels_any_category)
-                    if has_judge_labels and filters.categories else verdicts)
+    judge_data = field_data.get((str(TaskKind.JUDGE_AGREEMENT), "agree"))
     pairwise = field_data.get((str(TaskKind.PAIRWISE_PREFERENCE), "preference"))
-
     return {
         "benchmark": benchmark.name,
         "batch": {"id": batch.pk, "name": batch.name} if batch is not None else None,
         "filters": filters.as_dict(),
         "generated_at": timezone.now().isoformat(),
         "fields": fields,
-        "judge_requirements": _judge_requirements(decisions, verdicts, filters),
+        "judge_requirements": _judge_requirements(judge_data) if judge_data else [],
         "judge_direct_score": (
-            _judge_direct_score(benchmark, decisions, verdicts_all, filters)
-            if has_judge_labels else []),
+            _judge_direct_score(benchmark, batch, filters)
+            if judge_data and has_direct_scores(benchmark=benchmark) else []),
         "judge_pairwise": (_judge_pairwise(benchmark, pairwise)
                            if pairwise is not None else []),
         "judge_scores": _judge_scores(benchmark, field_data, filters),
     }
+
+
+class _Tallies:
+    """A report's label counts, by task and field: the histograms of annotation/summaries.py,
+    either read from the maintained tables or computed from some labels on the fly."""
+
+    def __init__(self, patterns: Counter, annotators: Counter, pairs: Counter,
+                 per_unit: dict[tuple[str, str], dict[str, Counter]]) -> None:
+        self.patterns, self.annotators, self.pairs = (
+            _by_field(patterns), _by_field(annotators), _by_field(pairs))
+        self.per_unit = per_unit
+
+    @classmethod
+    def from_summaries(cls, benchmark: Benchmark) -> _Tallies:
+        patterns = Counter({tuple(row[:-1]): row[-1] for row in summaries.pattern_rows(benchmark)})
+        annotators = Counter({tuple(row[:-1]): row[-1]
+                              for row in summaries.annotator_rows(benchmark)})
+        pairs: Counter = Counter()
+        for task, field, a, b, value_a, value_b, n in summaries.pair_rows(benchmark):
+            if a > b:  # stored by id; reports order pairs by name
+                a, b, value_a, value_b = b, a, value_b, value_a
+            pairs[(task, field, a, b, value_a, value_b)] += n
+        per_unit: dict[tuple[str, str], dict[str, Counter]] = defaultdict(dict)
+        for task, unit, votes in summaries.unit_votes(benchmark, PER_UNIT_TASKS):
+            for field, by_annotator in votes.items():
+                per_unit[(task, field)][unit] = Counter(by_annotator.values())
+        return cls(patterns, annotators, pairs, per_unit)
+
+    @classmethod
+    def from_labels(cls, labels: QuerySet, benchmark: Benchmark) -> _Tallies:
+        states = summaries.states_from_labels(labels, annotator="annotator__username",
+                                              benchmark=benchmark)
+        total: Counter = Counter()
+        per_unit: dict[tuple[str, str], dict[str, Counter]] = defaultdict(dict)
+        for (task, unit), state in states.items():
+            total.update(summaries.contributions(task, state.attributes, state.votes))
+            if task in PER_UNIT_TASKS:
+                for field, by_annotator in state.votes.items():
+                    per_unit[(task, field)][unit] = Counter(by_annotator.values())
+        split: dict[str, Counter] = defaultdict(Counter)
+        for key, n in total.items():
+            split[key[0]][key[1:]] = n
+        return cls(split["pattern"], split["annotator"], split["pair"], per_unit)
+
+    def fields(self) -> list[tuple[str, str]]:
+        return list(self.patterns)
+
+    def field_data(self, task: str, field_def: FieldDef) -> _FieldData | None:
+        key = (task, field_def.name)
+        if key not in self.patterns:
+            return None
+        return _FieldData(task, field_def, self.patterns[key], self.annotators.get(key, {}),
+                          self.pairs.get(key, {}), self.per_unit.get(key, {}))
+
+
+def _by_field(counter: Counter) -> dict[tuple[str, str], dict[tuple, int]]:
+    out: dict[tuple[str, str], dict[tuple, int]] = defaultdict(dict)
+    for key, n in counter.items():
+        if n:
+            out[(key[0], key[1])][key[2:]] = n
+    return out
 
 
 def _without_categories(filters: ReportFilters) -> ReportFilters:
@@ -169,40 +225,46 @@ def _ratio(numerator: int, denominator: int, name: str, n_labels: int, reason: s
 # --- per field -------------------------------------------------------------------------------
 
 class _FieldData:
-    """One field's labels as arrays: `counts` (units x categories, from the aggregate query)
-    and `matrix` (units x annotators, the category index each annotator gave, -1 for none)."""
+    """One field's label counts as arrays.
 
-    def __init__(self, task: str, field_def: FieldDef, categories: list[str],
-                 units: list[str], attributes: list[dict], counts: np.ndarray,
-                 annotators: list[str], matrix: np.ndarray) -> None:
+    `patterns` (slices x categories) and `weights`: how many units of each slice (a set of
+    unit attributes, `attributes[i]`) have each pattern of counts; `pair_tables` the joint
+    values of every two annotators on the units both labelled; `consensus` per annotator, how
+    many units they gave a value on, by the unit's pattern; `unit_counts` the counts of each
+    unit (`units`), kept only for the tasks whose judge sections match units one by one."""
+
+    def __init__(self, task: str, field_def: FieldDef, patterns: dict[tuple, int],
+                 annotators: dict[tuple, int], pairs: dict[tuple, int],
+                 per_unit: dict[str, Counter]) -> None:
         self.task = task
         self.field_def = field_def
-        self.categories = categories
-        self.units = units
-        self.attributes = attributes
-        self.counts = counts
-        self.annotators = annotators
-        self.matrix = matrix
+        self.categories = [choice.value for choice in field_def.choices]
+        index = {value: i for i, value in enumerate(self.categories)}
+        n_cat = len(self.categories)
+        keys = sorted(patterns)
+        self.attributes = [dict(zip(SLICE_FIELDS, key[:-1], strict=True)) for key in keys]
+        self.patterns = np.array([summaries.parse_pattern(key[-1]) for key in keys],
+                                 dtype=np.int64).reshape(len(keys), n_cat)
+        self.weights = np.array([patterns[key] for key in keys], dtype=np.int64)
+        self.annotators = sorted({name for name, _, _ in annotators})
+        self.consensus: dict[str, list[tuple[int, np.ndarray, int]]] = defaultdict(list)
+        for (name, value, pattern), n in sorted(annotators.items()):
+            self.consensus[name].append(
+                (index[value], np.array(summaries.parse_pattern(pattern)), n))
+        self.pair_tables: dict[tuple[str, str], np.ndarray] = {}
+        for (a, b, value_a, value_b), n in pairs.items():
+            table = self.pair_tables.setdefault((a, b), np.zeros((n_cat, n_cat), np.int64))
+            table[index[value_a], index[value_b]] += n
+        self.units = sorted(per_unit)
+        self.unit_counts = np.zeros((len(self.units), n_cat), dtype=np.int64)
+        for i, unit in enumerate(self.units):
+            for value, n in per_unit[unit].items():
+                self.unit_counts[i, index[value]] = n
 
-    @classmethod
-    def build(cls, task: str, field_def: FieldDef, rows: list[dict],
-              tuples: list[tuple[str, str, str]]) -> _FieldData:
-        categories = [choice.value for choice in field_def.choices]
-        category_index = {value: i for i, value in enumerate(categories)}
-        units = sorted({row["unit"] for row in rows})
-        unit_index = {unit: i for i, unit in enumerate(units)}
-        attributes: list[dict] = [{} for _ in units]
-        counts = np.zeros((len(units), len(categories)), dtype=np.int64)
-        for row in rows:
-            u = unit_index[row["unit"]]
-            counts[u, category_index[row["value"]]] += row["n"]
-            attributes[u] = row
-        annotators = sorted({annotator for _, annotator, _ in tuples})
-        annotator_index = {name: i for i, name in enumerate(annotators)}
-        matrix = np.full((len(units), len(annotators)), -1, dtype=np.int64)
-        for unit, annotator, value in tuples:
-            matrix[unit_index[unit], annotator_index[annotator]] = category_index[value]
-        return cls(task, field_def, categories, units, attributes, counts, annotators, matrix)
+    def tally(self, rows: Sequence[int] | None = None) -> agreement.Tally:
+        if rows is None:
+            return agreement.Tally.of(self.patterns, self.weights)
+        return agreement.Tally.of(self.patterns[rows], self.weights[rows])
 
     @property
     def level(self) -> str:
@@ -221,8 +283,12 @@ class _FieldData:
         return self.categories == ["yes", "no"]
 
     @property
+    def n_units(self) -> int:
+        return int(self.weights.sum())
+
+    @property
     def n_labels(self) -> int:
-        return int(self.counts.sum())
+        return int(self.weights @ self.patterns.sum(axis=1))
 
     def dimensions(self) -> tuple[str, ...]:
         if self.task == TaskKind.PAIRWISE_PREFERENCE:
@@ -236,35 +302,21 @@ class _FieldData:
             dims += ("model",)
         return dims
 
-    def keys_of(self, unit: int, dimension: str) -> list[str]:
-        """The breakdown keys a unit falls under (a pair falls under both of its models)."""
-        row = self.attributes[unit]
-        if dimension == "language":
-            return [row["item__language"] or row["pair__language"] or ""]
-        if dimension == "model":
-            if self.task == TaskKind.PAIRWISE_PREFERENCE:
-                return sorted({row["pair__model_a"] or "", row["pair__model_b"] or ""})
-            return [row["model"] or ""]
-        path = {"resource_level": "item__resource_level", "subset": "item__group__subset",
-                "category": "requirement__category",
-                "dimension": "requirement__dimension"}[dimension]
-        return [row[path] or ""]
+    def keys_of(self, row: int, dimension: str) -> list[str]:
+        """The breakdown keys a slice falls under (a pair falls under both of its models)."""
+        attributes = self.attributes[row]
+        if dimension == "model" and self.task == TaskKind.PAIRWISE_PREFERENCE:
+            return sorted({attributes["model"], attributes["model_b"]})
+        return [attributes[dimension]]
 
 
-def _one_hot_counts(columns: Sequence[np.ndarray], n_categories: int) -> np.ndarray:
-    """Counts matrix of a few label columns (category indices, -1 missing)."""
-    n_units = len(columns[0]) if columns else 0
-    counts = np.zeros((n_units, n_categories), dtype=np.int64)
-    rows = np.arange(n_units)
-    for column in columns:
-        given = column >= 0
-        np.add.at(counts, (rows[given], column[given]), 1)
-    return counts
+def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
+    return float(weights @ values / weights.sum())
 
 
 def _resolved_yes(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per unit, whether the criterion is met after resolution: conservative (any "no"
-    fails) and majority (a tie falls back to conservative)."""
+    """Per unit (or pattern), whether the criterion is met after resolution: conservative
+    (any "no" fails) and majority (a tie falls back to conservative)."""
     conservative = counts[:, NO] == 0
     majority = agreement.majority(counts)
     by_majority = np.where(majority < 0, conservative, majority == YES)
@@ -272,17 +324,17 @@ def _resolved_yes(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _field_report(data: _FieldData, *, n_resamples: int, seed: int) -> dict[str, Any]:
-    counts, n_cat = data.counts, len(data.categories)
     n_labels = data.n_labels
     ratio = {"conservative": None, "majority": None}
-    if data.is_yes_no and len(counts):
-        conservative, majority = _resolved_yes(counts)
-        ratio = {"conservative": float(conservative.mean()), "majority": float(majority.mean())}
-    totals = counts.sum(axis=0)
+    if data.is_yes_no and data.n_units:
+        conservative, majority = _resolved_yes(data.patterns)
+        ratio = {"conservative": _weighted_mean(conservative, data.weights),
+                 "majority": _weighted_mean(majority, data.weights)}
+    totals = data.weights @ data.patterns
     prevalence = {c: (float(totals[i] / n_labels) if n_labels else None)
                   for i, c in enumerate(data.categories)}
 
-    summary = agreement.summary(counts, level=data.level, values=data.values,
+    summary = agreement.summary(data.tally(), level=data.level, values=data.values,
                                 n_resamples=n_resamples, seed=seed)
     stats = {
         "percent_agreement": summary["percent_agreement"],
@@ -297,17 +349,23 @@ def _field_report(data: _FieldData, *, n_resamples: int, seed: int) -> dict[str,
         "field": data.field_def.name,
         "level": data.level,
         "positive": "yes" if data.is_yes_no else None,
-        "n_units": len(data.units),
+        "n_units": data.n_units,
         "n_annotators": len(data.annotators),
         "n_labels": n_labels,
         "ratio": ratio,
         "prevalence": prevalence,
         "stats": {name: stat_dict(stat) for name, stat in stats.items()},
-        "pairs": _pairs(data, n_cat),
-        "vs_consensus": _vs_consensus(data, n_cat),
+        "pairs": _pairs(data),
+        "vs_consensus": _vs_consensus(data),
         "confusion": _confusion(data),
         "breakdowns": {dim: _breakdown(data, dim) for dim in data.dimensions()},
     }
+
+
+def _pair_table(data: _FieldData, a: str, b: str) -> np.ndarray:
+    """Joint values of two annotators on the units both labelled (rows: a's value)."""
+    n_cat = len(data.categories)
+    return data.pair_tables.get((a, b), np.zeros((n_cat, n_cat), dtype=np.int64))
 
 
 def _field_cohen(data: _FieldData) -> Stat:
@@ -315,83 +373,85 @@ def _field_cohen(data: _FieldData) -> Stat:
     if n != 2:
         reason = (f"Cohen's kappa needs exactly 2 annotators; this field has {n}"
                   + (" (see the annotator pairs)" if n > 2 else ""))
-        return _undefined("cohen_kappa", reason, len(data.units), data.n_labels)
-    return agreement.cohen_kappa(data.matrix[:, 0], data.matrix[:, 1], len(data.categories))
+        return _undefined("cohen_kappa", reason, data.n_units, data.n_labels)
+    [(_, kappa)] = agreement.two_rater_tables([_pair_table(data, *data.annotators)])
+    return kappa
 
 
-def _two_raters(a: np.ndarray, b: np.ndarray, n_cat: int, *, name: str,
-                empty_reason: str) -> tuple[int, Stat, Stat]:
-    shared = (a >= 0) & (b >= 0)
-    n_shared = int(shared.sum())
-    if n_shared == 0:
-        return (0, _undefined("percent_agreement", empty_reason),
-                _undefined("cohen_kappa", empty_reason))
-    a, b = a[shared], b[shared]
-    percent = agreement.percent_agreement(_one_hot_counts([a, b], n_cat))
-    kappa = agreement.cohen_kappa(a, b, n_cat)
-    return n_shared, percent, kappa
-
-
-def _pairs(data: _FieldData, n_cat: int) -> list[dict[str, Any]]:
+def _two_rater_entries(tables: list[np.ndarray], empty_reason: str) -> list[tuple[int, dict,
+                                                                                    dict]]:
+    """(units, percent agreement, Cohen's kappa) of each table, as report entries."""
+    if not tables:
+        return []
     out = []
-    for i, j in combinations(range(len(data.annotators)), 2):
-        n_shared, percent, kappa = _two_raters(
-            data.matrix[:, i], data.matrix[:, j], n_cat, name="pair",
-            empty_reason="the two annotators labelled no unit in common")
-        out.append({"a": data.annotators[i], "b": data.annotators[j], "n_units": n_shared,
-                    "percent_agreement": stat_dict(percent), "cohen_kappa": stat_dict(kappa)})
+    for percent, kappa in agreement.two_rater_tables(np.stack(tables)):
+        if percent.n_units == 0:
+            percent = _undefined("percent_agreement", empty_reason)
+            kappa = _undefined("cohen_kappa", empty_reason)
+        out.append((percent.n_units, stat_dict(percent), stat_dict(kappa)))
     return out
 
 
-def _vs_consensus(data: _FieldData, n_cat: int) -> list[dict[str, Any]]:
-    out = []
-    if not len(data.annotators):
-        return out
-    everyone = _one_hot_counts([data.matrix[:, i] for i in range(len(data.annotators))], n_cat)
-    for i, name in enumerate(data.annotators):
-        own = data.matrix[:, i]
-        others = everyone - _one_hot_counts([own], n_cat)
+def _pairs(data: _FieldData) -> list[dict[str, Any]]:
+    pairs = list(combinations(data.annotators, 2))
+    entries = _two_rater_entries([_pair_table(data, a, b) for a, b in pairs],
+                                 "the two annotators labelled no unit in common")
+    return [{"a": a, "b": b, "n_units": n, "percent_agreement": percent, "cohen_kappa": kappa}
+            for (a, b), (n, percent, kappa) in zip(pairs, entries, strict=True)]
+
+
+def _vs_consensus(data: _FieldData) -> list[dict[str, Any]]:
+    """Each annotator against the majority of the others on the units they labelled (a tie
+    among the others has no majority: those units are left out)."""
+    n_cat = len(data.categories)
+    tables = []
+    for name in data.annotators:
+        rows = data.consensus[name]
+        own = np.array([value for value, _, _ in rows], dtype=np.int64)
+        others = np.array([pattern for _, pattern, _ in rows], dtype=np.int64).reshape(-1, n_cat)
+        others[np.arange(len(rows)), own] -= 1
         consensus = agreement.majority(others)
-        n_shared, percent, kappa = _two_raters(
-            own, consensus, n_cat, name="consensus",
-            empty_reason="no unit where this annotator and a majority of the others both "
-                         "gave a label (a tie among the others has no majority)")
-        out.append({"annotator": name, "n_units": n_shared,
-                    "percent_agreement": stat_dict(percent), "cohen_kappa": stat_dict(kappa)})
-    return out
+        table = np.zeros((n_cat, n_cat), dtype=np.int64)
+        decided = consensus >= 0
+        np.add.at(table, (own[decided], consensus[decided]),
+                  np.array([n for _, _, n in rows], dtype=np.int64)[decided])
+        tables.append(table)
+    entries = _two_rater_entries(
+        tables, "no unit where this annotator and a majority of the others both gave a label "
+                "(a tie among the others has no majority)")
+    return [{"annotator": name, "n_units": n, "percent_agreement": percent,
+             "cohen_kappa": kappa}
+            for name, (n, percent, kappa) in zip(data.annotators, entries, strict=True)]
 
 
 def _confusion(data: _FieldData) -> dict[str, Any] | None:
     if len(data.annotators) != 2:
         return None
-    a, b = data.matrix[:, 0], data.matrix[:, 1]
-    shared = (a >= 0) & (b >= 0)
-    n_cat = len(data.categories)
-    matrix = np.zeros((n_cat, n_cat), dtype=np.int64)
-    np.add.at(matrix, (a[shared], b[shared]), 1)
+    matrix = _pair_table(data, *data.annotators)
     return {"rows": data.annotators[0], "cols": data.annotators[1],
             "categories": list(data.categories), "matrix": matrix.tolist()}
 
 
 def _breakdown(data: _FieldData, dimension: str) -> list[dict[str, Any]]:
     groups: dict[str, list[int]] = defaultdict(list)
-    for unit in range(len(data.units)):
-        for key in data.keys_of(unit, dimension):
-            groups[key].append(unit)
+    for row in range(len(data.attributes)):
+        for key in data.keys_of(row, dimension):
+            groups[key].append(row)
     out = []
     for key in sorted(groups):
-        counts = data.counts[groups[key]]
+        rows = groups[key]
+        tally = data.tally(rows)
         ratio = None
         if data.is_yes_no:
-            ratio = float(_resolved_yes(counts)[0].mean())
+            ratio = _weighted_mean(_resolved_yes(data.patterns[rows])[0], data.weights[rows])
         out.append({
             "key": key,
-            "n_units": len(groups[key]),
+            "n_units": tally.shape[0],
             "ratio_conservative": ratio,
-            "percent_agreement": stat_dict(agreement.percent_agreement(counts)),
+            "percent_agreement": stat_dict(agreement.percent_agreement(tally)),
             "krippendorff_alpha": stat_dict(agreement.krippendorff_alpha(
-                counts, level=data.level, values=data.values)),
-            "gwet_ac1": stat_dict(agreement.gwet_ac1(counts)),
+                tally, level=data.level, values=data.values)),
+            "gwet_ac1": stat_dict(agreement.gwet_ac1(tally)),
         })
     return out
 
@@ -409,56 +469,50 @@ def _yes_no_index(values: np.ndarray) -> np.ndarray:
     return np.where(values, YES, NO)
 
 
-def _judge_requirements(decisions: list[tuple], verdicts: list[tuple[str, int, int]],
-                        filters: ReportFilters) -> list[dict[str, Any]]:
-    """Table 3: per judge, the share of its decisions the humans confirm."""
-    by_unit = {}
-    for item_key, model, req_key, judge, decision, _, _, language, category in decisions:
-        if filters.categories and category not in filters.categories:
-            continue
-        by_unit[judge_unit_key(item_key, model, req_key, judge)] = (judge, decision, language)
-    per_judge: dict[str, list[tuple[bool, bool, str, int]]] = defaultdict(list)
-    for unit, yes, no in verdicts:
-        found = by_unit.get(unit)
-        if found is None or yes + no == 0:
-            continue
-        judge, decision, language = found
-        per_judge[judge].append((bool(decision), no == 0, language, yes + no))
-
+def _judge_requirements(data: _FieldData) -> list[dict[str, Any]]:
+    """Table 3: per judge, the share of its decisions the humans confirm (no annotator
+    disagrees). Units whose judge decision is unknown (no longer imported) are left out."""
+    per_judge: dict[str, list[int]] = defaultdict(list)
+    for row, attributes in enumerate(data.attributes):
+        if attributes["judge_value"]:
+            per_judge[attributes["judge"]].append(row)
     out = []
     for judge, rows in sorted(per_judge.items()):
-        judge_yes = np.array([r[0] for r in rows])
-        confirmed = np.array([r[1] for r in rows])
-        languages = [r[2] for r in rows]
-        n_labels = int(sum(r[3] for r in rows))
+        weights = data.weights[rows]
+        judge_yes = np.array([data.attributes[r]["judge_value"] == "yes" for r in rows])
+        confirmed = data.patterns[rows][:, NO] == 0
+        labels = data.patterns[rows].sum(axis=1)
+        n_units, n_labels = int(weights.sum()), int(weights @ labels)
         human_yes = np.where(confirmed, judge_yes, ~judge_yes)
-        tp = int(np.sum(judge_yes & human_yes))
-        fp = int(np.sum(judge_yes & ~human_yes))
-        fn = int(np.sum(~judge_yes & human_yes))
+        tp = int(weights @ (judge_yes & human_yes))
+        fp = int(weights @ (judge_yes & ~human_yes))
+        fn = int(weights @ (~judge_yes & human_yes))
         precision = _ratio(tp, tp + fp, "precision", n_labels,
                            "the judge said YES to none of these requirements")
         recall = _ratio(tp, tp + fn, "recall", n_labels,
                         "the humans' verdict is NO on every one of these requirements")
         if precision.value is None or recall.value is None:
-            f1 = _undefined("f1", "precision or recall is undefined", len(rows), n_labels)
+            f1 = _undefined("f1", "precision or recall is undefined", n_units, n_labels)
         elif precision.value + recall.value == 0:
-            f1 = _undefined("f1", "precision and recall are both 0", len(rows), n_labels)
+            f1 = _undefined("f1", "precision and recall are both 0", n_units, n_labels)
         else:
             f1 = Stat(name="f1", value=2 * precision.value * recall.value
-                      / (precision.value + recall.value), n_units=len(rows), n_labels=n_labels)
+                      / (precision.value + recall.value), n_units=n_units, n_labels=n_labels)
         by_language = []
+        languages = [data.attributes[r]["language"] for r in rows]
         for language, index in _by_key(languages).items():
-            labels_here = int(sum(rows[i][3] for i in index))
-            by_language.append({"key": language, "confirmed": stat_dict(_share(
-                "confirmed", confirmed[index], labels_here, "no labelled decision"))})
+            by_language.append({"key": language, "confirmed": stat_dict(_weighted_share(
+                "confirmed", confirmed[index], weights[index], int(weights[index] @ labels[index]),
+                "no labelled decision"))})
         out.append({
             "judge": judge,
-            "n_decisions": len(rows),
-            "confirmed": stat_dict(_share("confirmed", confirmed, n_labels,
-                                          "no labelled decision")),
+            "n_decisions": n_units,
+            "confirmed": stat_dict(_weighted_share("confirmed", confirmed, weights, n_labels,
+                                                   "no labelled decision")),
             "by_language": by_language,
             "kappa": stat_dict(agreement.cohen_kappa(
-                _yes_no_index(judge_yes), _yes_no_index(human_yes), 2)),
+                np.repeat(_yes_no_index(judge_yes), weights),
+                np.repeat(_yes_no_index(human_yes), weights), 2)),
             "precision": stat_dict(precision),
             "recall": stat_dict(recall),
             "f1": stat_dict(f1),
@@ -466,14 +520,27 @@ def _judge_requirements(decisions: list[tuple], verdicts: list[tuple[str, int, i
     return out
 
 
-def _judge_direct_score(benchmark: Benchmark, decisions: list[tuple],
-                        verdicts: list[tuple[str, int, int]],
+def _weighted_share(name: str, hits: np.ndarray, weights: np.ndarray, n_labels: int,
+                    empty_reason: str) -> Stat:
+    n_units = int(weights.sum())
+    if n_units == 0:
+        return _undefined(name, empty_reason, 0, n_labels)
+    return Stat(name=name, value=float(weights @ hits / n_units), n_units=n_units,
+                n_labels=n_labels)
+
+
+def _judge_direct_score(benchmark: Benchmark, batch: Batch | None,
                         filters: ReportFilters) -> list[dict[str, Any]]:
     """A direct score above the threshold means "meets every requirement"; the human verdict
     is that every requirement of the response is met, where each requirement's verdict is a
     judge decision reversed when the humans (conservatively) disagree with it. A requirement
     with labelled decisions of several judges is met only if every resolved verdict says so."""
     threshold = float(settings.ACCORD_DIRECT_SCORE_THRESHOLD)
+    # A response's requirements count whatever the category filter: all of them decide
+    # whether it meets every requirement.
+    decisions = requirement_decisions(benchmark=benchmark, filters=_without_categories(filters))
+    verdicts = verdict_counts(report_labels(benchmark=benchmark, batch=batch, filters=filters,
+                                            apply_categories=False))
     verdict_of = {unit: no == 0 for unit, yes, no in verdicts if yes + no}
     labels_of = {unit: yes + no for unit, yes, no in verdicts}
     # (item id, model) -> requirement id -> met
@@ -533,9 +600,9 @@ def _judge_pairwise(benchmark: Benchmark, data: _FieldData) -> list[dict[str, An
     A judge that judged both orders is scored on the original order (`swapped` false) for
     accuracy and kappa; `accuracy_both_orders` averages the two orders' accuracies (LLMBar's
     Acc.) and `position_consistency` is the share of pairs with the same verdict in both."""
-    gold_index = agreement.majority(data.counts)
+    gold_index = agreement.majority(data.unit_counts)
     gold = {unit: int(g) for unit, g in zip(data.units, gold_index, strict=True) if g >= 0}
-    labels_on = dict(zip(data.units, data.counts.sum(axis=1).tolist(), strict=True))
+    labels_on = dict(zip(data.units, data.unit_counts.sum(axis=1).tolist(), strict=True))
     index = {value: i for i, value in enumerate(PREFERENCES)}
     verdicts: dict[str, dict[str, dict[bool, int]]] = defaultdict(lambda: defaultdict(dict))
     language_of: dict[str, str] = {}
@@ -623,8 +690,8 @@ def human_means(data: _FieldData) -> dict[str, tuple[float, int]]:
     """Per response unit of a rating field: (mean human rating, number of ratings)."""
     values = data.values
     assert values is not None
-    n = data.counts.sum(axis=1)
-    sums = data.counts @ values
+    n = data.unit_counts.sum(axis=1)
+    sums = data.unit_counts @ values
     return {unit: (float(sums[i] / n[i]), int(n[i]))
             for i, unit in enumerate(data.units) if n[i]}
 

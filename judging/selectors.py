@@ -1,9 +1,8 @@
-"""Reads for the agreement report: aggregate queries over labels and judge outputs.
+"""Reads for the agreement report beside the maintained summaries (annotation/summaries.py):
+which labels a batch or filtered report covers, and the judge outputs it compares them with.
 
-Every function here is a fixed number of queries whatever the number of labels: value counts
-per unit come from `GROUP BY` in the database, per-annotator labels as plain tuples (never
-model instances). Nothing here writes and nothing computes a statistic (judging/reports.py
-does that on numpy arrays).
+Every function here is a fixed number of queries, reading plain tuples (never model
+instances). Nothing here writes and nothing computes a statistic (judging/reports.py does).
 """
 
 from __future__ import annotations
@@ -35,15 +34,6 @@ class ReportFilters:
     def as_dict(self) -> dict[str, list[str]]:
         return {"languages": list(self.languages), "subsets": list(self.subsets),
                 "models": list(self.models), "categories": list(self.categories)}
-
-
-# Per-unit attributes fetched with the value counts (they depend on the unit only, so adding
-# them to the GROUP BY splits no group).
-UNIT_ATTRIBUTES = (
-    "item__language", "pair__language", "item__resource_level", "item__group__subset",
-    "requirement__category", "requirement__dimension", "model", "pair__model_a",
-    "pair__model_b",
-)
 
 
 def _batch_scope(labels: QuerySet[Label], batch: Batch) -> QuerySet[Label]:
@@ -81,19 +71,6 @@ def report_labels(*, benchmark: Benchmark, batch: Batch | None, filters: ReportF
         labels = labels.filter(Q(requirement__category__in=filters.categories)
                                | Q(requirement__isnull=True))
     return labels
-
-
-def value_counts(labels: QuerySet[Label]) -> list[dict]:
-    """One row per task, field, unit and value: the number of labels, with the unit's
-    attributes (language, subset, category, model...)."""
-    return list(labels.order_by().values("task", "field", "unit", "value", *UNIT_ATTRIBUTES)
-                .annotate(n=Count("id")))
-
-
-def annotator_labels(labels: QuerySet[Label]) -> list[tuple[str, str, str, str, str]]:
-    """(task, field, unit, annotator, value) tuples, for the per-annotator statistics."""
-    return list(labels.order_by().values_list("task", "field", "unit", "annotator__username",
-                                              "value"))
 
 
 def verdict_counts(labels: QuerySet[Label]) -> list[tuple[str, int, int]]:
@@ -155,6 +132,11 @@ def dimension_scores(*, benchmark: Benchmark, filters: ReportFilters) -> list[tu
     return list(_scores(benchmark=benchmark, filters=filters).exclude(dimension="").values_list(
         "judge", "dimension", "response__item__key", "response__model",
         "response__item__language", "score"))
+
+
+def has_direct_scores(*, benchmark: Benchmark) -> bool:
+    return Judgment.objects.filter(protocol=Protocol.DIRECT_SCORE, score__isnull=False,
+                                   response__item__benchmark=benchmark).exists()
 
 
 def requirements_per_group(*, benchmark: Benchmark) -> dict[int, int]:

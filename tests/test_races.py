@@ -26,7 +26,7 @@ from django.db import connection, connections
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from annotation import selectors
+from annotation import selectors, summaries
 from annotation.models import (
     Assignment,
     AssignmentStatus,
@@ -39,6 +39,7 @@ from annotation.models import (
 from annotation.services import SampleRequest, batch_create, batch_delete
 from annotation.tasks import Filters
 from annotation.translation import translate_token
+from tests.annotation.test_summaries import snapshot
 
 CONCURRENT = connection.vendor == "postgresql"
 
@@ -137,6 +138,15 @@ def test_two_annotators_racing_on_one_overlap_unit_both_get_stored(
             assert list(label.events.values_list("submission_id", "value")) == [
                 (submission.pk, value)]
         assert Label.objects.filter(unit=unit.unit_key).count() == 2
+
+    # The agreement summaries counted both racers on every unit (a lost update would leave
+    # a unit with one vote), and equal a recount from the labels.
+    benchmark = overlap_batch.benchmark
+    maintained = snapshot(benchmark)
+    assert {row[-2] for row in maintained["patterns"]} == {"1,1"}
+    assert sum(row[-1] for row in maintained["patterns"]) == 3
+    summaries.rebuild(benchmark)
+    assert snapshot(benchmark) == maintained
 
 
 def test_one_submission_sent_twice_at_once_is_stored_once(overlap_batch, annotator_a):

@@ -465,3 +465,66 @@ def test_bootstrap_with_many_distinct_rows_draws_units_and_stays_consistent():
     slow = bootstrap_ci(counts, lambda c: percent_agreement(c), n_resamples=20)
     assert fast == pytest.approx(slow)
     assert fast[0] < percent_agreement(counts).value < fast[1]
+
+
+# --- tallies: the maintained summaries' shape gives the same figures --------------------------
+
+@pytest.mark.parametrize(("n_categories", "level"), [
+    (2, "nominal"), (3, "nominal"), (5, "ordinal"), (5, "interval"), (4, "ratio")])
+def test_a_tally_gives_what_its_counts_matrix_gives(n_categories, level):
+    rng = np.random.default_rng(n_categories)
+    counts = rng.integers(0, 3, size=(2000, n_categories))
+    counts[:40] = 0  # unlabelled units
+    counts[40:60] = np.eye(n_categories, dtype=int)[0]  # single labels
+    values = None if level == "nominal" else list(range(1, n_categories + 1))
+    dense = agreement.summary(counts, level=level, values=values, n_resamples=200, seed=5)
+    tally = agreement.Tally.from_counts(counts)
+    assert tally.shape == counts.shape
+    tallied = agreement.summary(tally, level=level, values=values, n_resamples=200, seed=5)
+    assert dense.keys() == tallied.keys()
+    for key, expected in dense.items():
+        got = tallied[key]
+        assert (got.n_units, got.n_labels, got.reason) == (
+            expected.n_units, expected.n_labels, expected.reason), key
+        assert got.value == pytest.approx(expected.value, abs=1e-12), key
+        assert got.ci95 == pytest.approx(expected.ci95, abs=1e-12), key
+
+
+def test_a_tally_merges_repeated_patterns_in_any_order():
+    counts = np.array([[2, 0], [1, 1], [2, 0], [0, 2], [1, 1], [2, 0]])
+    tally = agreement.Tally.from_counts(counts)
+    shuffled = agreement.Tally.of([[1, 1], [2, 0], [0, 2], [2, 0], [1, 1]], [2, 1, 1, 2, 0])
+    assert shuffled.patterns.tolist() == tally.patterns.tolist()
+    assert shuffled.frequency.tolist() == tally.frequency.tolist()
+    assert dict(zip(map(tuple, tally.patterns.tolist()), tally.frequency.tolist(),
+                    strict=True)) == {(2, 0): 3, (1, 1): 2, (0, 2): 1}
+    with pytest.raises(ValueError, match="one frequency per pattern"):
+        agreement.Tally.of([[1, 1]], [1, 2])
+
+
+def test_two_rater_tables_give_percent_agreement_and_cohens_kappa_of_each_pair():
+    rng = np.random.default_rng(3)
+    tables, expected = [], []
+    for n in (0, 1, 30, 200):
+        a = rng.integers(0, 3, size=n)
+        b = np.where(rng.random(n) < 0.7, a, rng.integers(0, 3, size=n))
+        table = np.zeros((3, 3), dtype=int)
+        np.add.at(table, (a, b), 1)
+        tables.append(table)
+        pairs = np.zeros((n, 3), dtype=int)
+        np.add.at(pairs, (np.arange(n), a), 1)
+        np.add.at(pairs, (np.arange(n), b), 1)
+        expected.append((agreement.percent_agreement(pairs), agreement.cohen_kappa(a, b, 3)))
+    tables.append(np.diag([5, 0, 0]))  # one category only: kappa undefined
+    expected.append((agreement.percent_agreement(np.tile([2, 0, 0], (5, 1))),
+                     agreement.cohen_kappa(np.zeros(5, int), np.zeros(5, int), 3)))
+    for (percent, kappa), (want_percent, want_kappa) in zip(
+            agreement.two_rater_tables(np.stack(tables)), expected, strict=True):
+        assert percent.value == pytest.approx(want_percent.value)
+        assert (percent.n_units, percent.n_labels) == (want_percent.n_units,
+                                                       want_percent.n_labels)
+        if want_kappa.value is None:
+            assert kappa.value is None
+        else:
+            assert kappa.value == pytest.approx(want_kappa.value)
+        assert (kappa.n_units, kappa.reason) == (want_kappa.n_units, want_kappa.reason)

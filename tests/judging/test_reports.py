@@ -503,10 +503,12 @@ def test_query_count_does_not_grow_with_the_labels(demo_benchmark, django_assert
                                                    n_annotators, languages):
     rows = _many_labels(n_annotators, languages)
     import_labels(rows)
-    # 7 queries whether there are ~100 or ~2,000 labels (value counts, per-annotator tuples,
-    # judge decisions, human verdicts, requirements per group, direct scores, pair verdicts).
+    # 10 queries whether there are ~100 or ~2,000 labels: the four maintained summaries
+    # (patterns, annotators, pairs, per-unit votes of pairwise and rating units), whether
+    # direct scores exist, then for them judge decisions, human verdicts, requirements per
+    # group and the scores; pair verdicts.
     assert len(rows) > (1500 if n_annotators == 5 else 100)
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(10):
         result = agreement_report(benchmark=demo_benchmark, n_resamples=20)
     assert len(result["fields"]) == (5 if len(languages) > 1 else 4)  # + translation quality
     assert result["judge_requirements"] and result["judge_direct_score"]

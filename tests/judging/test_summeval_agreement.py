@@ -20,7 +20,6 @@ from annotation.models import Benchmark, Label
 from judging import agreement
 from judging.models import Judgment
 from judging.reports import agreement_report
-from judging.selectors import ReportFilters, report_labels, value_counts
 from tests import realdata
 
 NAME = "summeval"
@@ -83,13 +82,13 @@ def test_summeval_expert_agreement_and_judge_correlations(shared_data, tmp_path)
         assert [e["key"] for e in f["breakdowns"]["model"]] == sorted(realdata.SUMMEVAL_SYSTEMS)
 
     # Pooled over the four dimensions: alpha over the stacked unit x value count matrices
-    # (a unit is one summary on one dimension), as the report's selectors give them.
-    rows = value_counts(report_labels(benchmark=benchmark, batch=None, filters=ReportFilters()))
+    # (a unit is one summary on one dimension).
+    rows = list(Label.objects.filter(benchmark=benchmark).values_list("field", "unit", "value"))
     index = {(row_field, unit): i for i, (row_field, unit) in enumerate(
-        sorted({(row["field"], row["unit"]) for row in rows}))}
+        sorted({(row_field, unit) for row_field, unit, _ in rows}))}
     counts = np.zeros((len(index), 5), dtype=np.int64)
-    for row in rows:
-        counts[index[(row["field"], row["unit"])], int(row["value"]) - 1] += row["n"]
+    for row_field, unit, value in rows:
+        counts[index[(row_field, unit)], int(value) - 1] += 1
     assert counts.shape == (4800, 5) and counts.sum() == 14400
     pooled = agreement.krippendorff_alpha(counts, level="interval", values=[1, 2, 3, 4, 5])
     assert round(pooled.value, 4) == EXPERT_ALPHA_POOLED

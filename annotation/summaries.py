@@ -1,0 +1,362 @@
+"""Maintained agreement summaries: label counts kept up to date as labels are written.
+
+Every agreement coefficient of a field depends on its units only through their label-count
+rows ("patterns"), every annotator-against-the-others figure only through (the annotator's
+value, the unit's pattern), and every annotator-pair figure only through the pair's joint
+values. So three histograms, keyed by those and by the unit's attributes (language, subset,
+category, model, judge...), are all a benchmark-wide agreement report needs: a few thousand
+rows instead of a million labels (judging/reports.py reads them).
+
+`refresh_units` brings the histograms up to date for some units: it recomputes each unit's
+votes from its labels, compares them with the votes the histograms were last updated from
+(UnitTally), and applies the difference. Every write path calls it in the transaction that
+wrote the labels (label_submit, the labels import, the other imports when they change unit
+attributes, user deletion), so the summaries never disagree with the labels a reader can see.
+Concurrent writers of one unit are serialised by locking its UnitTally row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Model, Q, QuerySet
+
+from .models import (
+    SLICE_FIELDS,
+    AnnotatorTally,
+    Benchmark,
+    Label,
+    PairTally,
+    PatternTally,
+    TaskKind,
+    UnitTally,
+)
+from .tasks import TASKS
+
+UnitKey = tuple[str, str]                 # (task, unit)
+Votes = dict[str, dict[Any, str]]         # field -> annotator -> value
+
+# Refreshing more units than this reads the benchmark's labels in one pass and rewrites the
+# histograms under a table lock (imports); fewer take row locks and increments (submissions).
+BULK_THRESHOLD = 2000
+_CHUNK = 500
+
+LABEL_COLUMNS = (
+    "task", "unit", "field", "value", "item__language", "pair__language",
+    "item__resource_level", "item__group__subset", "requirement__category",
+    "requirement__dimension", "model", "pair__model_a", "pair__model_b", "item_id",
+    "requirement_id",
+)
+
+
+@dataclass
+class UnitState:
+    attributes: dict[str, str]
+    votes: Votes
+
+
+def categories(task: str, field: str) -> list[str]:
+    """The field's values in scale order: the order of a pattern's counts."""
+    field_def = TASKS[TaskKind(task)].field(field)
+    return [] if field_def is None else [c.value for c in field_def.choices]
+
+
+def pattern_of(task: str, field: str, values: Iterable[str]) -> str:
+    order = categories(task, field)
+    counts = [0] * len(order)
+    for value in values:
+        counts[order.index(value)] += 1
+    return ",".join(map(str, counts))
+
+
+def parse_pattern(pattern: str) -> list[int]:
+    return [int(n) for n in pattern.split(",")]
+
+
+def contributions(task: str, attributes: dict[str, str], votes: Votes) -> Counter:
+    """What one unit adds to each histogram: keys tagged "pattern", "annotator", "pair"."""
+    out: Counter = Counter()
+    slice_key = tuple(attributes.get(name, "") for name in SLICE_FIELDS)
+    for field, by_annotator in votes.items():
+        if not by_annotator:
+            continue
+        pattern = pattern_of(task, field, by_annotator.values())
+        out[("pattern", task, field, *slice_key, pattern)] += 1
+        for annotator, value in by_annotator.items():
+            out[("annotator", task, field, annotator, value, pattern)] += 1
+        for (a, value_a), (b, value_b) in combinations(sorted(by_annotator.items()), 2):
+            out[("pair", task, field, a, b, value_a, value_b)] += 1
+    return out
+
+
+# --- reading units from labels ------------------------------------------------------------------
+
+def _judge_of(task: str, unit: str) -> str:
+    return unit.rsplit("|", 1)[-1] if task == TaskKind.JUDGE_AGREEMENT else ""
+
+
+def states_from_labels(labels: QuerySet[Label], *, annotator: str = "annotator_id",
+                       benchmark: Benchmark) -> dict[UnitKey, UnitState]:
+    """Each labelled unit's votes and attributes. `annotator` names the label column that
+    identifies annotators (ids for the stored summaries, usernames for a report)."""
+    states: dict[UnitKey, UnitState] = {}
+    judged: dict[tuple[int, str, int, str], list[UnitKey]] = defaultdict(list)
+    rows = labels.order_by().values_list(*LABEL_COLUMNS, annotator)
+    for (task, unit, field, value, item_language, pair_language, resource_level, subset,
+         category, dimension, model, model_a, model_b, item_id, requirement_id,
+         who) in rows.iterator(chunk_size=5000):
+        key = (task, unit)
+        state = states.get(key)
+        if state is None:
+            judge = _judge_of(task, unit)
+            state = states[key] = UnitState({
+                "language": item_language or pair_language or "",
+                "resource_level": resource_level or "",
+                "subset": subset or "",
+                "category": category or "",
+                "dimension": dimension or "",
+                "model": (model_a if task == TaskKind.PAIRWISE_PREFERENCE else model) or "",
+                "model_b": model_b or "",
+                "judge": judge,
+                "judge_value": "",
+            }, {})
+            if judge and item_id is not None and requirement_id is not None:
+                judged[(item_id, model, requirement_id, judge)].append(key)
+        state.votes.setdefault(field, {})[who] = value
+    if judged:
+        for (item_id, model, requirement_id, judge), decision in _judge_decisions(
+                benchmark, judged):
+            for key in judged.get((item_id, model, requirement_id, judge), ()):
+                states[key].attributes["judge_value"] = "yes" if decision else "no"
+    return states
+
+
+def _judge_decisions(benchmark: Benchmark,
+                     wanted: dict[tuple[int, str, int, str], list]) -> Iterator[tuple]:
+    """((item id, model, requirement id, judge), decision) for the judged decisions asked."""
+    from judging.models import JudgeDecision, Protocol
+
+    decisions = JudgeDecision.objects.filter(
+        judgment__protocol=Protocol.REQUIREMENTS, judgment__response__item__benchmark=benchmark)
+    item_ids = sorted({key[0] for key in wanted})
+    # A few units: ask for their items only; many: read the benchmark's decisions once.
+    chunks = ([item_ids[i:i + _CHUNK] for i in range(0, len(item_ids), _CHUNK)]
+              if len(item_ids) <= BULK_THRESHOLD else [None])
+    for chunk in chunks:
+        subset = decisions if chunk is None else decisions.filter(
+            judgment__response__item_id__in=chunk)
+        for item_id, model, requirement_id, judge, decision in subset.order_by().values_list(
+                "judgment__response__item_id", "judgment__response__model", "requirement_id",
+                "judgment__judge", "decision").iterator(chunk_size=5000):
+            key = (item_id, model, requirement_id, judge)
+            if key in wanted:
+                yield key, decision
+
+
+def _label_filter(benchmark: Benchmark, keys: list[UnitKey]) -> QuerySet[Label]:
+    by_task: dict[str, list[str]] = defaultdict(list)
+    for task, unit in keys:
+        by_task[task].append(unit)
+    condition = Q()
+    for task, units in by_task.items():
+        condition |= Q(task=task, unit__in=units)
+    return Label.objects.filter(condition, benchmark=benchmark)
+
+
+# --- maintaining the histograms -----------------------------------------------------------------
+
+def _stored_votes(text: str) -> Votes:
+    return {field: {int(a): v for a, v in by.items()} for field, by in json.loads(text).items()}
+
+
+def _votes_text(votes: Votes) -> str:
+    return json.dumps({f: {str(a): v for a, v in sorted(by.items())}
+                       for f, by in sorted(votes.items()) if by}, sort_keys=True)
+
+
+def refresh_units(benchmark: Benchmark, units: Iterable[UnitKey]) -> None:
+    """Bring the summaries of `units` up to date with their labels. Call it inside the
+    transaction that changed the labels (or the units' attributes)."""
+    keys = sorted(set(units))
+    if not keys:
+        return
+    # No savepoint: a failure here must undo the caller's label writes too.
+    with transaction.atomic(savepoint=False):
+        if len(keys) > BULK_THRESHOLD:
+            _refresh_bulk(benchmark, set(keys))
+        else:
+            for start in range(0, len(keys), _CHUNK):
+                _refresh_few(benchmark, keys[start:start + _CHUNK])
+
+
+def refresh_benchmark(benchmark: Benchmark) -> None:
+    """Recompute every labelled unit of the benchmark (after an import changed attributes
+    such as languages, categories or judge decisions)."""
+    with transaction.atomic():
+        _refresh_bulk(benchmark, None)
+
+
+def rebuild(benchmark: Benchmark) -> None:
+    """Throw the summaries away and compute them again from the labels."""
+    with transaction.atomic():
+        for model in (UnitTally, PatternTally, AnnotatorTally, PairTally):
+            model.objects.filter(benchmark=benchmark).delete()
+        _refresh_bulk(benchmark, None)
+
+
+def _refresh_few(benchmark: Benchmark, keys: list[UnitKey]) -> None:
+    # A placeholder row for each new unit, then lock the rows: concurrent writers of one
+    # unit queue here, and the second one reads the first one's committed labels below.
+    UnitTally.objects.bulk_create(
+        [UnitTally(benchmark=benchmark, task=task, unit=unit) for task, unit in keys],
+        ignore_conflicts=True)
+    by_task: dict[str, list[str]] = defaultdict(list)
+    for task, unit in keys:
+        by_task[task].append(unit)
+    tallies = {}
+    for task, unit_list in sorted(by_task.items()):
+        for tally in (UnitTally.objects.select_for_update()
+                      .filter(benchmark=benchmark, task=task, unit__in=unit_list)
+                      .order_by("unit")):
+            tallies[(tally.task, tally.unit)] = tally
+    states = states_from_labels(_label_filter(benchmark, keys), benchmark=benchmark)
+    delta, changed = _difference(tallies, states)
+    for tally in changed:  # a submission changes one unit or a few: no CASE per row
+        UnitTally.objects.filter(pk=tally.pk).update(
+            votes=tally.votes, **{name: getattr(tally, name) for name in SLICE_FIELDS})
+    _add(benchmark, delta)
+
+
+def _refresh_bulk(benchmark: Benchmark, keys: set[UnitKey] | None) -> None:
+    _lock_tables()
+    labels = Label.objects.filter(benchmark=benchmark)
+    if keys is not None:
+        labels = labels.filter(task__in={task for task, _ in keys})
+    states = states_from_labels(labels, benchmark=benchmark)
+    tallies = {(t.task, t.unit): t for t in UnitTally.objects.filter(benchmark=benchmark)
+               .only("task", "unit", "votes", *SLICE_FIELDS).iterator(chunk_size=5000)
+               if keys is None or (t.task, t.unit) in keys}
+    if keys is None:
+        keys = set(states) | set(tallies)
+    states = {k: v for k, v in states.items() if k in keys}
+    new = [UnitTally(benchmark=benchmark, task=task, unit=unit)
+           for task, unit in keys if (task, unit) not in tallies]
+    for tally in new:
+        tallies[(tally.task, tally.unit)] = tally
+    delta, changed = _difference(tallies, states)
+    stored = [t for t in changed if t.pk is not None]  # before bulk_create gives the new ids
+    UnitTally.objects.bulk_create([t for t in changed if t.pk is None], batch_size=1000)
+    if stored:
+        # Few after an import that only adds labels; many after one that moved units
+        # between languages or judge decisions: a CASE per row is fine for either.
+        UnitTally.objects.bulk_update(stored, ["votes", *SLICE_FIELDS], batch_size=1000)
+    _add(benchmark, delta)
+
+
+def _lock_tables() -> None:
+    """Bulk refreshes read-modify-write the histograms: keep concurrent submissions out until
+    the transaction ends. (SQLite already has a single writer.)"""
+    if connection.vendor == "postgresql":
+        names = ", ".join(m._meta.db_table for m in
+                          (UnitTally, PatternTally, AnnotatorTally, PairTally))
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE")
+
+
+def _difference(tallies: dict[UnitKey, UnitTally],
+                states: dict[UnitKey, UnitState]) -> tuple[Counter, list[UnitTally]]:
+    """The histogram changes from each tally's stored state to its new one, and the tallies
+    whose stored state changed (updated in place)."""
+    delta: Counter = Counter()
+    changed = []
+    for key, tally in tallies.items():
+        state = states.get(key) or UnitState(dict.fromkeys(SLICE_FIELDS, ""), {})
+        old_attributes = {name: getattr(tally, name) for name in SLICE_FIELDS}
+        old_votes = _stored_votes(tally.votes)
+        votes_text = _votes_text(state.votes)
+        if votes_text == _votes_text(old_votes) and old_attributes == state.attributes:
+            continue
+        delta.update(contributions(key[0], state.attributes, state.votes))
+        delta.subtract(contributions(key[0], old_attributes, old_votes))
+        tally.votes = votes_text
+        for name in SLICE_FIELDS:
+            setattr(tally, name, state.attributes[name])
+        changed.append(tally)
+    return delta, changed
+
+
+_TABLES: dict[str, tuple[type[Model], tuple[str, ...]]] = {
+    "pattern": (PatternTally, ("task", "field", *SLICE_FIELDS, "pattern")),
+    "annotator": (AnnotatorTally, ("task", "field", "annotator_id", "value", "pattern")),
+    "pair": (PairTally, ("task", "field", "annotator_a_id", "annotator_b_id", "value_a",
+                         "value_b")),
+}
+
+
+def _add(benchmark: Benchmark, delta: Counter) -> None:
+    """Add the non-zero changes to the histogram cells, creating the cells that are new: one
+    INSERT ... ON CONFLICT DO UPDATE per table and chunk (SQLite and PostgreSQL share the
+    syntax), in key order so two writers lock shared cells in the same order."""
+    for tag, (model, names) in _TABLES.items():
+        rows = sorted((key[1:], n) for key, n in delta.items() if key[0] == tag and n)
+        if not rows:
+            continue
+        table = connection.ops.quote_name(model._meta.db_table)
+        columns = ["benchmark_id", *names]
+        quoted = [connection.ops.quote_name(c) for c in columns]
+        n_column = connection.ops.quote_name("n")
+        for start in range(0, len(rows), _CHUNK):
+            chunk = rows[start:start + _CHUNK]
+            values = ", ".join(["(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"] * len(chunk))
+            # Identifiers come from the models, every value is a parameter.
+            sql = (f"INSERT INTO {table} ({', '.join(quoted)}, {n_column}) VALUES {values} "  # noqa: S608
+                   f"ON CONFLICT ({', '.join(quoted)}) "
+                   f"DO UPDATE SET {n_column} = {table}.{n_column} + excluded.{n_column}")
+            params = [value for key, n in chunk for value in (benchmark.pk, *key, n)]
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+
+
+# --- reading the histograms (judging/reports.py) ------------------------------------------------
+
+def pattern_rows(benchmark: Benchmark) -> list[tuple]:
+    """(task, field, *SLICE_FIELDS, pattern, n) for every non-empty histogram cell."""
+    return list(PatternTally.objects.filter(benchmark=benchmark, n__gt=0).order_by()
+                .values_list("task", "field", *SLICE_FIELDS, "pattern", "n"))
+
+
+def annotator_rows(benchmark: Benchmark) -> list[tuple]:
+    """(task, field, annotator username, value, pattern, n)."""
+    return list(AnnotatorTally.objects.filter(benchmark=benchmark, n__gt=0).order_by()
+                .values_list("task", "field", "annotator__username", "value", "pattern", "n"))
+
+
+def pair_rows(benchmark: Benchmark) -> list[tuple]:
+    """(task, field, username a, username b, value a, value b, n)."""
+    return list(PairTally.objects.filter(benchmark=benchmark, n__gt=0).order_by()
+                .values_list("task", "field", "annotator_a__username",
+                             "annotator_b__username", "value_a", "value_b", "n"))
+
+
+def unit_votes(benchmark: Benchmark, tasks: Iterable[str]) -> list[tuple[str, str, Votes]]:
+    """(task, unit, votes by annotator id) of the units of some (small) tasks."""
+    rows = UnitTally.objects.filter(benchmark=benchmark, task__in=list(tasks)).exclude(
+        votes="{}").order_by().values_list("task", "unit", "votes")
+    return [(task, unit, _stored_votes(votes)) for task, unit, votes in rows]
+
+
+# --- deleting a user deletes their labels (cascade): their units must be recounted --------------
+
+def units_labelled_by(user_id: int) -> dict[int, set[UnitKey]]:
+    """Benchmark id -> the units the user has labels on."""
+    out: dict[int, set[UnitKey]] = defaultdict(set)
+    for benchmark_id, task, unit in Label.objects.filter(annotator_id=user_id).values_list(
+            "benchmark_id", "task", "unit").iterator(chunk_size=5000):
+        out[benchmark_id].add((task, unit))
+    return out
