@@ -168,8 +168,9 @@ def _is_htmx(request: HttpRequest) -> bool:
     return bool(getattr(request, "htmx", False))
 
 
-def _own_assignment(request: HttpRequest, batch_id: int, assignment_id: int) -> Assignment:
-    assignment = selectors.assignment_for(request.user, assignment_id)
+def _own_assignment(request: HttpRequest, batch_id: int, assignment_id: int, *,
+                    with_unit: bool = True) -> Assignment:
+    assignment = selectors.assignment_for(request.user, assignment_id, with_unit=with_unit)
     if assignment.batch_id != batch_id:
         raise Http404("no such item in this queue")
     return assignment
@@ -188,7 +189,7 @@ def _item_context(request: HttpRequest, batch: Batch, assignment: Assignment | N
         context.update(finished=True, skipped=selectors.skipped_assignments(request.user, batch))
         return context
 
-    unit = selectors.unit_context(assignment)
+    unit = selectors.unit_context(assignment, all_requirements=False)
     editing = assignment.status == AssignmentStatus.DONE
     if answers is None:
         # The annotator's own earlier answer when editing; nothing at all on a fresh item.
@@ -246,8 +247,7 @@ def queue_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def work(request: HttpRequest, batch_id: int) -> HttpResponse:
-    batch = selectors.batch_for_annotator(request.user, batch_id)
-    assignment = selectors.next_assignment(request.user, batch)
+    batch, assignment = selectors.next_in_queue(request.user, batch_id)
     return _render_item(request, _item_context(request, batch, assignment))
 
 
@@ -279,7 +279,8 @@ def back(request: HttpRequest, batch_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def submit(request: HttpRequest, batch_id: int, assignment_id: int) -> HttpResponse:
-    assignment = _own_assignment(request, batch_id, assignment_id)
+    # label_submit loads the unit under its row lock; only a refused answer shows it again.
+    assignment = _own_assignment(request, batch_id, assignment_id, with_unit=False)
     envelope = AnswerEnvelopeForm(request.POST)
     answers = {k: v for k, v in request.POST.items() if k not in ENVELOPE_FIELDS and v}
     try:
@@ -293,6 +294,7 @@ def submit(request: HttpRequest, batch_id: int, assignment_id: int) -> HttpRespo
     except ServiceError as exc:
         # Show the item again with the annotator's choices kept; htmx only swaps 2xx.
         # Nothing was stored, so the form gets a fresh idempotency id; the render time stays.
+        assignment = _own_assignment(request, batch_id, assignment_id)
         context = _item_context(
             request, assignment.batch, assignment, answers=answers,
             note=request.POST.get("note", ""), error=str(exc),
@@ -304,7 +306,7 @@ def submit(request: HttpRequest, batch_id: int, assignment_id: int) -> HttpRespo
 @login_required
 @require_POST
 def skip(request: HttpRequest, batch_id: int, assignment_id: int) -> HttpResponse:
-    assignment = _own_assignment(request, batch_id, assignment_id)
+    assignment = _own_assignment(request, batch_id, assignment_id, with_unit=False)
     form = SkipForm(request.POST)
     try:
         if not form.is_valid():
@@ -313,6 +315,7 @@ def skip(request: HttpRequest, batch_id: int, assignment_id: int) -> HttpRespons
                         reason=form.reason_text(), client_id=form.cleaned_data["client_id"],
                         time_spent_ms=form.time_spent_ms(assignment.pk))
     except ServiceError as exc:
+        assignment = _own_assignment(request, batch_id, assignment_id)
         context = _item_context(
             request, assignment.batch, assignment, error=str(exc), skip_form=form,
             rendered=request.POST.get("rendered", ""))
