@@ -20,8 +20,9 @@ counts ordered by group and field and are resolved one group at a time; judge ve
 counted per decision by correlated subqueries in the database, and decisions stream in item
 order beside their judgments (a merge on the judgment id). What stays in memory is one small
 dict per labelled group, the set of removed groups and one accumulator per language, model
-and judge. The one exception is the optional Dawid-Skene report (`resolution_models.json`):
-an EM fit over all labels of one field at a time, which needs that field's labels at once.
+and judge. The Dawid-Skene report (`resolution_models.json`) is an EM fit that needs
+all labels of a yes/no field at once: it keeps them as three int codes per label (numpy),
+never as rows of strings.
 
 Output is written into a temporary directory beside `out_dir` and renamed at the end, so a
 failed export leaves nothing half-written.
@@ -34,7 +35,7 @@ import json
 import os
 import shutil
 import tempfile
-import warnings
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,9 +43,10 @@ from itertools import groupby, islice
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from django.db.models import CharField, Count, F, IntegerField, OuterRef, Subquery, Value
+from django.db.models import CharField, Count, F, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Concat
 
 from annotation.models import Adjudication, Benchmark, Group, Item, Label, Requirement, TaskKind
@@ -216,8 +218,13 @@ class JudgedItem:
 
 
 def _count_of(labels: Any, value: str) -> Coalesce:
-    return Coalesce(Subquery(labels.filter(value=value).order_by().values("unit")
-                             .annotate(n=Count("id")).values("n")[:1]),
+    # The field and value are conditions of the count, not of the WHERE clause: filtered on
+    # (benchmark, task, field), SQLite's planner (without ANALYZE statistics) picks the
+    # (benchmark, task, field) index and scans every judge label for every decision.
+    # Filtered on (benchmark, task, unit) only the unique index fits: one seek per decision.
+    return Coalesce(Subquery(labels.order_by().values("unit")
+                             .annotate(n=Count("id", filter=Q(field="agree", value=value)))
+                             .values("n")[:1]),
                     Value(0), output_field=IntegerField())
 
 
@@ -231,8 +238,7 @@ def judged_items(*, benchmark: Benchmark, strategy: str,
     unit = Concat(F("judgment__response__item__key"), Value("|"), F("judgment__response__model"),
                   Value("|"), F("requirement__key"), Value("|"), F("judgment__judge"),
                   output_field=CharField())
-    labels = Label.objects.filter(benchmark=benchmark, task=JUDGE_TASK, field="agree",
-                                  unit=OuterRef("unit_key"))
+    labels = Label.objects.filter(benchmark=benchmark, task=JUDGE_TASK, unit=OuterRef("unit_key"))
     adjudicated = Subquery(
         Adjudication.objects.filter(benchmark=benchmark, task=JUDGE_TASK, field="agree",
                                     unit=OuterRef("unit_key"))
@@ -323,58 +329,152 @@ def score_rows(*, benchmark: Benchmark, strategy: str = "conservative") -> list[
 
 # --- Dawid-Skene, reported beside the strategies ---------------------------------------------
 
+# Clip of probabilities and error rates, as crowd-kit's DawidSkene has it.
+DS_EPS = 1e-10
+DS_ITERATIONS = 100
+DS_TOLERANCE = 1e-5
+DS_LIBRARY = f"numpy {np.__version__}, the steps of crowd-kit's DawidSkene"
+
+
+def dawid_skene(tasks: np.ndarray, workers: np.ndarray, labels: np.ndarray, *,
+                n_tasks: int, n_workers: int, n_labels: int) -> np.ndarray:
+    """Dawid-Skene EM over int-coded labels (one row per label: task, worker and label codes,
+    each 0..n-1); the tasks' label probabilities, shape (n_tasks, n_labels).
+
+    The steps of crowd-kit's `DawidSkene` (1.4: majority-vote start, log2 E-step, errors
+    clipped and normalised per worker over the labels that worker gave, the same evidence
+    lower bound and tolerance), on numpy arrays: crowd-kit's pandas frames of strings cost
+    hundreds of MB at a million labels and its import alone ~100 MB. The tests hold the
+    two to the same results."""
+    pairs = workers * n_labels + labels
+    given = (np.bincount(pairs, minlength=n_workers * n_labels) > 0).reshape(
+        n_workers, n_labels, 1)
+    counts = np.bincount(tasks * n_labels + labels, minlength=n_tasks * n_labels)
+    probas = counts.reshape(n_tasks, n_labels).astype(float)
+    probas /= probas.sum(axis=1, keepdims=True)
+
+    def expected_counts(probas: np.ndarray) -> np.ndarray:
+        """[worker, given label, true label]: the sum of the true label's probability over
+        the tasks where the worker gave that label."""
+        return np.stack([np.bincount(pairs, weights=probas[tasks, k],
+                                     minlength=n_workers * n_labels)
+                         for k in range(n_labels)], axis=1).reshape(n_workers, n_labels,
+                                                                    n_labels)
+
+    def m_step(counts: np.ndarray) -> np.ndarray:
+        errors = np.where(given, np.maximum(counts, DS_EPS), 0.0)
+        return errors / errors.sum(axis=1, keepdims=True)
+
+    rows_per_task = np.bincount(tasks, minlength=n_tasks)
+    priors = probas.mean(axis=0)
+    errors = m_step(expected_counts(probas))
+    loss = -np.inf
+    with np.errstate(divide="ignore"):  # log of a label a worker never gave: never read
+        for _ in range(DS_ITERATIONS):
+            log2_errors = np.log2(errors)
+            likelihood = np.log2(np.maximum(priors, DS_EPS)) + np.stack(
+                [np.bincount(tasks, weights=log2_errors[workers, labels, k],
+                             minlength=n_tasks)
+                 for k in range(n_labels)], axis=1)
+            probas = np.exp2(likelihood - likelihood.max(axis=1, keepdims=True))
+            probas /= probas.sum(axis=1, keepdims=True)
+            priors = probas.mean(axis=0)
+            counts = expected_counts(probas)
+            errors = m_step(counts)
+            # The expected joint log-likelihood over every label, from the same sums as
+            # the M-step rather than another pass over the labels.
+            log_errors = np.where(given, np.log(np.where(given, errors, 1.0)), 0.0)
+            expectation = float((counts * log_errors).sum()) + float(
+                np.log(np.maximum(priors, DS_EPS)) @ (rows_per_task @ probas))
+            probas = np.maximum(probas, DS_EPS)
+            entropy = -float((np.log(probas) * probas).sum())
+            new_loss = (expectation + entropy) / len(tasks)
+            if new_loss - loss < DS_TOLERANCE:
+                break
+            loss = new_loss
+    return probas
+
+
+class _FieldCodes:
+    """One yes/no field's labels as int codes, filled in (task, unit) order: a unit's code
+    is the next one whenever its unit changes, so no table of unit names is kept."""
+
+    def __init__(self) -> None:
+        self.tasks = array("i")
+        self.workers = array("i")
+        self.labels = array("i")
+        self.last_unit: object = None
+        self.n_units = 0
+        self.unit_codes: dict[int, int] = {}  # group id -> code (instruction-level fields)
+        self.values: dict[str, int] = {}
+
+    def add(self, unit: str, group_id: int | None, worker: int, value: str) -> None:
+        if group_id is not None:
+            code = self.unit_codes.setdefault(group_id, len(self.unit_codes))
+            self.n_units = len(self.unit_codes)
+        else:
+            if unit != self.last_unit:
+                self.last_unit = unit
+                self.n_units += 1
+            code = self.n_units - 1
+        self.tasks.append(code)
+        self.workers.append(worker)
+        self.labels.append(self.values.setdefault(value, len(self.values)))
+
+    def report(self, task: str, field_name: str, n_workers: int) -> dict[str, Any]:
+        # Label codes in sorted order: ties go to the first label, as crowd-kit's idxmax.
+        names = sorted(self.values)
+        recode = np.empty(len(names), dtype=np.int32)
+        for value, code in self.values.items():
+            recode[code] = names.index(value)
+        tasks = np.frombuffer(self.tasks, dtype=np.int32)
+        workers = np.frombuffer(self.workers, dtype=np.int32)
+        labels = recode[np.frombuffer(self.labels, dtype=np.int32)]
+        probas = dawid_skene(tasks, workers, labels, n_tasks=self.n_units,
+                             n_workers=n_workers, n_labels=len(names))
+        predicted_no = np.asarray(names, dtype=object)[probas.argmax(axis=1)] == FAILING
+        is_no = labels == (names.index(FAILING) if FAILING in names else -1)
+        n_no = np.bincount(tasks, weights=is_no, minlength=self.n_units)
+        n_yes = np.bincount(tasks, weights=~is_no, minlength=self.n_units)
+        # resolve_counts on a yes/no field: conservative fails on one "no"; majority fails
+        # unless "yes" has more votes (a tie falls back to conservative).
+        conservative_no = n_no > 0
+        majority_no = n_yes <= n_no
+        return {"task": task, "field": field_name, "n_units": self.n_units,
+                "n_labels": len(tasks),
+                "differs_from_conservative": int((predicted_no != conservative_no).sum()),
+                "differs_from_majority": int((predicted_no != majority_no).sum())}
+
+
 def resolution_models_report(*, benchmark: Benchmark) -> dict[str, Any]:
-    """Per yes/no field, on how many units Dawid-Skene's value (crowd-kit) differs from the
-    conservative and the majority value. Units as the strategies resolve them: groups for
+    """Per yes/no field, on how many units Dawid-Skene's value differs from the conservative
+    and the majority value. Units as the strategies resolve them: groups for
     instruction-level fields, units elsewhere. Adjudications are left out: they override
-    every model alike."""
-    try:
-        import crowdkit
-        import pandas as pd
-        from crowdkit.aggregation import DawidSkene
-    except ImportError as exc:
-        return {"model": "dawid_skene", "available": False,
-                "reason": f"crowd-kit is not installed ({exc})", "fields": []}
+    every model alike.
+
+    Labels stream in the order of the (benchmark, task, unit, ...) unique index; what stays
+    in memory is three int codes per label of a yes/no field (see `dawid_skene`)."""
     yes_no = {(str(kind), f.name) for kind, spec in TASKS.items() for f in spec.fields
               if f.values == frozenset({"yes", "no"})}
-    labels = (Label.objects.filter(benchmark=benchmark).order_by("task", "field")
-              .values_list("task", "field", "unit", "item__group__key", "annotator__username",
-                           "value"))
-    fields = []
-    for (task, field_name), rows in groupby(labels.iterator(chunk_size=CHUNK),
-                                            key=lambda r: (r[0], r[1])):
+    workers: dict[int, int] = {}
+    fields: dict[tuple[str, str], _FieldCodes] = {}
+    labels = (Label.objects.filter(benchmark=benchmark,
+                                   task__in=sorted({task for task, _ in yes_no}))
+              .order_by("task", "unit")
+              .values_list("task", "field", "unit", "item__group_id", "annotator_id", "value"))
+    for task, field_name, unit, group_id, annotator, value in labels.iterator(chunk_size=CHUNK):
         if (task, field_name) not in yes_no:
             continue
-        tasks, workers, values = [], [], []
-        for _, _, unit, group, annotator, value in rows:
-            if task == INSTRUCTION_TASK:
-                if group is None:
-                    continue
-                unit = group
-            tasks.append(unit)
-            workers.append(annotator)
-            values.append(value)
-        if not tasks:
+        if task == INSTRUCTION_TASK and group_id is None:
             continue
-        frame = pd.DataFrame({"task": tasks, "worker": workers, "label": values})
-        with warnings.catch_warnings():
-            # crowd-kit 1.4 still calls pandas APIs that pandas 3 deprecates; noise, not news.
-            warnings.simplefilter("ignore")
-            predicted = DawidSkene(n_iter=100).fit_predict(frame)
-        counts: dict[str, Counter] = defaultdict(Counter)
-        for unit, value in zip(tasks, values, strict=True):
-            counts[unit][value] += 1
-        differs = dict.fromkeys(STRATEGIES, 0)
-        for unit, unit_counts in counts.items():
-            for strategy in STRATEGIES:
-                differs[strategy] += str(predicted[unit]) != resolve_counts(unit_counts, strategy)
-        fields.append({"task": task, "field": field_name, "n_units": len(counts),
-                       "n_labels": len(tasks),
-                       "differs_from_conservative": differs["conservative"],
-                       "differs_from_majority": differs["majority"]})
-    return {"model": "dawid_skene", "available": True,
-            "library": f"crowd-kit {getattr(crowdkit, '__version__', '')}".strip(),
-            "fields": fields}
+        codes = fields.get((task, field_name))
+        if codes is None:
+            codes = fields[(task, field_name)] = _FieldCodes()
+        codes.add(unit, group_id if task == INSTRUCTION_TASK else None,
+                  workers.setdefault(annotator, len(workers)), value)
+    return {"model": "dawid_skene", "available": True, "library": DS_LIBRARY,
+            "fields": [fields[key].report(*key, n_workers=len(workers))
+                       for key in sorted(fields)]}
 
 
 # --- writing -----------------------------------------------------------------------------------

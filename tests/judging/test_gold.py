@@ -467,7 +467,6 @@ def test_parquet_files_hold_the_same_tables(benchmark, tmp_path):
 
 
 def test_resolution_models_report_dawid_skene_beside_the_strategies(benchmark, tmp_path):
-    pytest.importorskip("crowdkit")
     report = json.loads((export(benchmark, tmp_path) / "resolution_models.json")
                         .read_text("utf-8"))
     assert report["model"] == "dawid_skene" and report["available"] is True
@@ -481,6 +480,32 @@ def test_resolution_models_report_dawid_skene_beside_the_strategies(benchmark, t
         assert 0 <= entry["differs_from_majority"] <= entry["n_units"]
     # Only yes/no fields: translation quality is not resolved by the strategies' rule.
     assert ("translation_validation", "quality") not in fields
+
+
+def test_dawid_skene_matches_crowd_kit():
+    """gold.dawid_skene runs crowd-kit's steps on numpy arrays: the same probabilities."""
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("crowdkit")
+    import warnings
+
+    import numpy as np
+    from crowdkit.aggregation import DawidSkene
+
+    rng = np.random.default_rng(5)
+    for n_labels in (2, 3):
+        truth = rng.integers(0, n_labels, 200)
+        rows = [(task, worker, truth[task] if rng.random() < 0.55 + 0.05 * worker
+                 else rng.integers(0, n_labels))
+                for task in range(200) for worker in rng.choice(8, 3, replace=False)]
+        tasks, workers, labels = (np.array(column) for column in zip(*rows, strict=True))
+        ours = gold.dawid_skene(tasks, workers, labels, n_tasks=200, n_workers=8,
+                                n_labels=n_labels)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs = DawidSkene(n_iter=gold.DS_ITERATIONS).fit_predict_proba(
+                pd.DataFrame({"task": tasks, "worker": workers, "label": labels}))
+        theirs = theirs.sort_index()[sorted(theirs.columns)].to_numpy()
+        assert np.allclose(ours, theirs, rtol=0, atol=1e-12)
 
 
 # --- round trip -------------------------------------------------------------------------------
