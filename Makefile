@@ -16,7 +16,8 @@ export ACCORD_CHROMIUM ?= /usr/bin/chromium
 .DEFAULT_GOAL := help
 # Steps of 'test' run in the order given, even under make -j.
 .NOTPARALLEL:
-.PHONY: help install system-deps demo lint check-migrations test test-sqlite test-postgres clean
+.PHONY: help install system-deps demo lint check-migrations test test-sqlite test-postgres clean \
+	bench bench-compare bench-install
 
 help: ## List the targets
 	@echo 'Targets:'
@@ -56,6 +57,23 @@ test-sqlite: install ## Test suite on SQLite
 
 test-postgres: install ## Test suite on a throw-away PostgreSQL server
 	bash scripts/with-postgres.sh $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+BENCH_STAMP := $(VENV)/.installed-bench
+BENCH_ARGS ?=
+
+# The bench's own packages (profilers), on top of the test requirements.
+$(BENCH_STAMP): requirements-bench.txt $(INSTALL_STAMP)
+	$(VENV_PY) -m pip install --disable-pip-version-check -q -r requirements-bench.txt
+	touch $@
+
+bench-install: install $(BENCH_STAMP)
+
+# A throw-away PostgreSQL server for the run: with-postgres.sh exports its DATABASE_URL.
+bench: bench-install ## Accord's import, queue, report and export timings -> BENCHMARKS.md (BENCH_ARGS='--scale 0.1 --quick')
+	bash scripts/with-postgres.sh $(VENV_PY) -m bench run $(BENCH_ARGS)
+
+bench-compare: bench-install ## make bench, plus Label Studio on the same work, with Accord/Label Studio ratios
+	bash scripts/with-postgres.sh $(VENV_PY) -m bench compare $(BENCH_ARGS)
 
 clean: ## Remove the install stamp, var/, test artefacts and caches
 	rm -f $(INSTALL_STAMP)
