@@ -313,6 +313,23 @@ def _existing_benchmark(name: str, file_name: str) -> Benchmark:
     return benchmark
 
 
+# Rows an import must create before the query planner's statistics are refreshed.
+STATISTICS_AFTER_ROWS = 10_000
+
+
+def _update_planner_statistics(summary: ImportSummary) -> None:
+    """After a bulk load, let the database's planner see the new table sizes, as autovacuum
+    would a little later on PostgreSQL (and SQLite never does by itself): without them it
+    scans whole tables where one index lookup does (a judge decision's lookup went from
+    0.3 ms to 400 ms on a freshly loaded PostgreSQL)."""
+    if sum(summary.created.values()) < STATISTICS_AFTER_ROWS:
+        return
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA analysis_limit=1000")  # sample, don't read every row
+        cursor.execute("ANALYZE")
+
+
 def _refresh_summaries(benchmark: Benchmark, summary: ImportSummary,
                        kinds: tuple[str, ...]) -> None:
     """The agreement summaries file labels under their unit's language, category, judge
@@ -373,6 +390,7 @@ def import_benchmark(*, data: bytes, file_name: str, benchmark_name: str,
         benchmark = _benchmark_for_write(benchmark_name)
         _write_benchmark(benchmark, lines, summary)
         _refresh_summaries(benchmark, summary, ("groups", "requirements", "items"))
+    _update_planner_statistics(summary)
     return summary
 
 
@@ -685,6 +703,7 @@ def import_responses(*, data: bytes, file_name: str, benchmark_name: str,
     with transaction.atomic():
         _write_responses(lines, requirement_keys, summary)
         _refresh_summaries(benchmark, summary, ("decisions",))
+    _update_planner_statistics(summary)
     return summary
 
 
@@ -1016,6 +1035,7 @@ def import_pairs(*, data: bytes, file_name: str, benchmark_name: str,
         PairJudgment.objects.bulk_update(changed_j, ["preference"], batch_size=1000)
         summary.count("pair judgments", created=len(new_j), updated=len(changed_j))
         _refresh_summaries(benchmark, summary, ("pairs",))
+    _update_planner_statistics(summary)
     return summary
 
 
@@ -1086,6 +1106,7 @@ def import_labels(*, data: bytes, file_name: str, benchmark_name: str,
     with transaction.atomic():
         _write_labels(benchmark, valid, refs, summary)
         summaries.refresh_units(benchmark, {(row.task, row.unit) for row in valid})
+    _update_planner_statistics(summary)
     return summary
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import os
@@ -32,13 +33,17 @@ IMPORT_METHOD = (
     "fresh database through the real management commands (`import_benchmark`, "
     "`import_responses`, `import_pairs`, `import_labels`), one process per file, so a row's "
     "rows/s covers Django's start-up, reading, whole-file validation and the one atomic "
-    "write, and its peak RSS is that process's own (`wait4` rusage). The values of a row are "
-    "its three parts."
+    "write, and its peak RSS is that process's own high-water mark (VmHWM). The values of a "
+    "row are its three parts."
 )
+# What each fix bought, measured while it was made (one process before and after, same data,
+# same machine, other work running); copied into BENCHMARKS.md beside this run's own table.
+FIXES = Path(__file__).with_name("fixes.md")
+
 # A Label Studio row is paired with the Accord rows of the same metric and these dims.
 COMPARED_DIMS = ("clients", "connection", "fraction")
 # Units where a smaller number is better (for the direction a ratio reads in).
-SMALLER_IS_BETTER = {"ms", "s", "MB"}
+SMALLER_IS_BETTER = {"ms", "s", "MB", "count"}
 
 
 def _postgres_bench_url() -> str | None:
@@ -114,6 +119,10 @@ def run(*, scale: float = 1.0, quick: bool = False, only: tuple[str, ...] = PHAS
 
     table = markdown_table(ctx.rows)
     print(table, flush=True)
+    # The raw rows too, for reading the run again without re-running it.
+    (WORK_DIR / "results.json").write_text(json.dumps(
+        {"rows": [dataclasses.asdict(row) for row in ctx.rows], "notes": ctx.notes},
+        indent=1), encoding="utf-8")
     write_markdown(ROOT / "BENCHMARKS.md", _benchmarks_md(ctx, table, compare))
     log(f"wrote BENCHMARKS.md; the run took {time.perf_counter() - started:.0f} s")
     return ctx
@@ -173,6 +182,10 @@ def _benchmarks_md(ctx: BenchContext, table: str, compare: bool) -> str:
         "## Results",
         "",
         table,
+        "",
+        "## What each fix bought",
+        "",
+        FIXES.read_text(encoding="utf-8").rstrip(),
     ]
     notes = ctx.notes
     for section, title in SECTIONS.items():

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import socket
+import threading
 
 from django.core.management import get_commands
 from django.core.servers.basehttp import WSGIRequestHandler
 
+from annotation.management.commands import runserver
 from annotation.management.commands.runserver import Command, NoDelayWSGIServer
 
 
@@ -25,3 +27,24 @@ def test_accepted_connections_have_nagle_turned_off():
     finally:
         client.close()
         server.server_close()
+
+
+def test_a_finished_request_closes_its_threads_database_connections(monkeypatch):
+    # Each request runs in a thread of its own; persistent connections (CONN_MAX_AGE) left
+    # open by finished threads would pile up until PostgreSQL refuses new clients.
+    closed: list[str] = []
+
+    class Connections:
+        def close_all(self) -> None:
+            closed.append(threading.current_thread().name)
+
+    monkeypatch.setattr(runserver, "connections", Connections())
+    server = NoDelayWSGIServer(("127.0.0.1", 0), WSGIRequestHandler)
+    request, peer = socket.socketpair()
+    worker = threading.Thread(target=server.close_request, args=(request,), name="request-1")
+    worker.start()
+    worker.join(10)
+    server.server_close()
+    peer.close()
+    assert closed == ["request-1"]
+    assert request.fileno() == -1  # and the socket itself is closed, as before
