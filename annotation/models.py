@@ -383,15 +383,9 @@ SLICE_FIELDS = ("language", "resource_level", "subset", "category", "dimension",
                 "model_b", "judge", "judge_value")
 
 
-class UnitTally(models.Model):
-    """Who said what on one unit (every field), and the unit's attributes: the state the
-    histograms below were last updated from."""
+class UnitSlice(models.Model):
+    """The attributes a unit's labels are broken down by (SLICE_FIELDS); "" when not set."""
 
-    benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="+")
-    task = models.CharField(max_length=40, choices=TaskKind.choices)
-    unit = models.CharField(max_length=500)
-    # JSON {field: {annotator id: value}}; "{}" until the first refresh.
-    votes = models.TextField(default="{}")
     language = models.CharField(max_length=35, blank=True)
     resource_level = models.CharField(max_length=10, blank=True)
     subset = models.CharField(max_length=100, blank=True)
@@ -403,6 +397,20 @@ class UnitTally(models.Model):
     judge_value = models.CharField(max_length=10, blank=True)  # the judged decision, yes/no
 
     class Meta:
+        abstract = True
+
+
+class UnitTally(UnitSlice):
+    """Who said what on one unit (every field), and the unit's attributes: the state the
+    histograms below were last updated from."""
+
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="+")
+    task = models.CharField(max_length=40, choices=TaskKind.choices)
+    unit = models.CharField(max_length=500)
+    # JSON {field: {annotator id: value}}; "{}" until the first refresh.
+    votes = models.TextField(default="{}")
+
+    class Meta:
         constraints = [models.UniqueConstraint(fields=["benchmark", "task", "unit"],
                                                name="unit_tally_one_per_unit")]
 
@@ -410,22 +418,13 @@ class UnitTally(models.Model):
         return f"{self.task}:{self.unit} {self.votes}"
 
 
-class PatternTally(models.Model):
+class PatternTally(UnitSlice):
     """How many units of one slice (task, field and unit attributes) have one pattern of
     label counts ("2,1" = two labels in the first category, one in the second)."""
 
     benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="+")
     task = models.CharField(max_length=40, choices=TaskKind.choices)
     field = models.CharField(max_length=50)
-    language = models.CharField(max_length=35, blank=True)
-    resource_level = models.CharField(max_length=10, blank=True)
-    subset = models.CharField(max_length=100, blank=True)
-    category = models.CharField(max_length=100, blank=True)
-    dimension = models.CharField(max_length=100, blank=True)
-    model = models.CharField(max_length=200, blank=True)
-    model_b = models.CharField(max_length=200, blank=True)
-    judge = models.CharField(max_length=200, blank=True)
-    judge_value = models.CharField(max_length=10, blank=True)
     pattern = models.CharField(max_length=100)
     n = models.IntegerField(default=0)
 
