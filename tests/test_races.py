@@ -178,7 +178,7 @@ def test_deleting_a_batch_while_annotators_submit_keeps_every_acknowledged_label
     statuses: Counter = Counter()
     acked: list[tuple[int, str, str, int]] = []   # annotator, client_id, value, seq
     lock = threading.Lock()
-    deleted = threading.Event()
+    deleting = threading.Event()  # set before the delete: a 404 after it is the deletion's
 
     def annotator(user, seed: int) -> Callable[[], None]:
         client = api_client(user)  # the token is written here, not inside the race
@@ -208,7 +208,7 @@ def test_deleting_a_batch_while_annotators_submit_keeps_every_acknowledged_label
                     done.append(target)
                     with lock:
                         acked.append((user.pk, response.json()["client_id"], value, seq))
-                elif response.status_code == 404 and deleted.is_set():
+                elif response.status_code == 404 and deleting.is_set():
                     break
                 else:
                     raise AssertionError(f"{response.status_code}: {response.content[:300]}")
@@ -222,9 +222,9 @@ def test_deleting_a_batch_while_annotators_submit_keeps_every_acknowledged_label
                 if len(acked) >= 12:
                     break
             time.sleep(0.01)
+        deleting.set()
         with turn():
             batch_delete(batch=Batch.objects.get(pk=doomed.pk))
-        deleted.set()
         with turn():
             batch_create(benchmark=demo_benchmark, kind=TaskKind.JUDGE_AGREEMENT,
                          name="drawn meanwhile", annotators=[annotator_a, annotator_b],
@@ -233,7 +233,7 @@ def test_deleting_a_batch_while_annotators_submit_keeps_every_acknowledged_label
 
     run_threads(annotator(annotator_a, 1), annotator(annotator_b, 2), admin_work)
 
-    assert deleted.is_set()
+    assert deleting.is_set()
     assert set(statuses) <= {200, 201, 204, 404}, statuses
     assert len(acked) >= 12
     assert not Batch.objects.filter(pk=doomed.pk).exists()
