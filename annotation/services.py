@@ -290,6 +290,16 @@ def label_submit(*, assignment: Assignment, annotator: AbstractBaseUser, answers
     )
     benchmark = assignment.batch.benchmark
     kind = assignment.batch.kind
+    # Every answer's label in two statements whatever the number of questions: insert the
+    # ones that may be missing, skipping those that exist (the annotator's earlier answer, or
+    # one written at this moment from another assignment of a batch sharing the unit), then
+    # read them all under a row lock; a row whose value differs is updated below.
+    Label.objects.bulk_create([
+        Label(benchmark=benchmark, task=kind, unit=question.label_unit, annotator=annotator,
+              field=question.field.name, value=answers[key], note=note,
+              **_unit_refs(assignment, question))
+        for key, question in expected.items()
+    ], ignore_conflicts=True)
     current = {
         (lab.unit, lab.field): lab
         for lab in Label.objects.select_for_update().filter(
@@ -300,17 +310,8 @@ def label_submit(*, assignment: Assignment, annotator: AbstractBaseUser, answers
     events = []
     now = timezone.now()
     for key, question in expected.items():
-        label = current.get((question.label_unit, question.field.name))
+        label = current[(question.label_unit, question.field.name)]
         value = answers[key]
-        if label is None:
-            # get_or_create, not create: the same annotator may write this label from
-            # another assignment at the same moment (two batches sharing a unit); the
-            # loser of the insert race reads the winner's row and updates it below.
-            label, _ = Label.objects.get_or_create(
-                benchmark=benchmark, task=kind, unit=question.label_unit, annotator=annotator,
-                field=question.field.name,
-                defaults={"value": value, "note": note, **_unit_refs(assignment, question)},
-            )
         if (label.value, label.note) != (value, note):
             label.value, label.note, label.updated_at = value, note, now
             label.save(update_fields=["value", "note", "updated_at"])
