@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 from . import importing, machine, workload
 from .importing import log
 from .results import BenchContext, markdown_table, write_markdown
+from .targets import targets_table
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK_DIR = ROOT / "var" / "bench"
@@ -109,6 +110,7 @@ def run(*, scale: float = 1.0, quick: bool = False, only: tuple[str, ...] = PHAS
                 log(f"{name}: starting")
                 module.run(ctx)
                 log(f"{name}: done")
+    accord_seconds = time.perf_counter() - started
     if compare:
         module = _phase_module("labelstudio")
         if module is not None:
@@ -123,7 +125,10 @@ def run(*, scale: float = 1.0, quick: bool = False, only: tuple[str, ...] = PHAS
     (WORK_DIR / "results.json").write_text(json.dumps(
         {"rows": [dataclasses.asdict(row) for row in ctx.rows], "notes": ctx.notes},
         indent=1), encoding="utf-8")
-    write_markdown(ROOT / "BENCHMARKS.md", _benchmarks_md(ctx, table, compare))
+    targets = targets_table(ctx.rows, accord_seconds=accord_seconds,
+                            total_seconds=time.perf_counter() - started, compare=compare)
+    print(targets, flush=True)
+    write_markdown(ROOT / "BENCHMARKS.md", _benchmarks_md(ctx, table, targets, compare))
     log(f"wrote BENCHMARKS.md; the run took {time.perf_counter() - started:.0f} s")
     return ctx
 
@@ -147,7 +152,7 @@ def _rows_table(pairs: list[tuple[str, str]]) -> str:
     return "\n".join(["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in pairs)])
 
 
-def _benchmarks_md(ctx: BenchContext, table: str, compare: bool) -> str:
+def _benchmarks_md(ctx: BenchContext, table: str, targets: str, compare: bool) -> str:
     summary = json.loads((ctx.workload_dir / "workload.json").read_text())
     counts = summary["counts"]
     workload_rows = [
@@ -178,6 +183,13 @@ def _benchmarks_md(ctx: BenchContext, table: str, compare: bool) -> str:
         "## Workload",
         "",
         _rows_table(workload_rows),
+        "",
+        "## Targets",
+        "",
+        "The issue's targets against this run (bench/targets.py); the rows they read are in "
+        "the results below.",
+        "",
+        targets,
         "",
         "## Results",
         "",
