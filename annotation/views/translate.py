@@ -10,7 +10,7 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from annotation.services import profile_for
-from annotation.translation import TRANSLATE_SALT, translate
+from annotation.translation import read_translate_token, translate
 
 
 @require_POST
@@ -21,7 +21,7 @@ def block(request: HttpRequest) -> HttpResponse:
             return HttpResponse("Your session has ended; log in again.", status=403)
         return redirect_to_login(request.get_full_path())
     try:
-        payload = signing.loads(request.POST.get("token", ""), salt=TRANSLATE_SALT)
+        payload = read_translate_token(request.POST.get("token", ""))
         text, language = payload["t"], payload["l"]
         target = payload.get("target") or profile_for(request.user).working_language
         if not all(isinstance(v, str) for v in (text, language, target)):

@@ -33,6 +33,7 @@ from annotation.translation import (
     PASSTHROUGH,
     TRANSLATE_SALT,
     provider_language,
+    read_translate_token,
     split_text,
     translate,
     translate_token,
@@ -327,7 +328,7 @@ def test_text_block_escapes_and_marks_direction():
     assert 'id="r1-translation"' in markup
     assert 'aria-live="polite"' in markup
     token = json.loads(attr(markup, "hx-vals"))["token"]
-    assert signing.loads(token, salt=TRANSLATE_SALT) == {"t": text, "l": "ar"}
+    assert read_translate_token(token) == {"t": text, "l": "ar"}
 
 
 def test_text_block_with_unknown_language_gets_unique_ids():
@@ -345,8 +346,20 @@ def test_back_translation_loads_itself_into_english():
     assert attr(markup, "hx-trigger") == "load"
     assert attr(markup, "hx-target") == "this"
     token = json.loads(attr(markup, "hx-vals"))["token"]
-    assert signing.loads(token, salt=TRANSLATE_SALT) == {"t": "नमस्ते <b>", "l": "hi",
-                                                         "target": "en"}
+    assert read_translate_token(token) == {"t": "नमस्ते <b>", "l": "hi", "target": "en"}
+
+
+def test_tokens_carry_text_as_utf8_and_read_the_ascii_escaped_ones_of_older_pages():
+    text = "ภาษาไทย " * 200
+    payload = {"t": text, "l": "th"}
+    old = signing.dumps(payload, salt=TRANSLATE_SALT, compress=True)  # Django's own JSON
+
+    token = translate_token(text, "th")
+
+    assert read_translate_token(token) == read_translate_token(old) == payload
+    assert len(token) < len(old)
+    with pytest.raises(signing.BadSignature):
+        read_translate_token(token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1])
 
 
 # --- the endpoint ---------------------------------------------------------------------------
