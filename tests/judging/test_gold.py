@@ -359,6 +359,28 @@ def test_judge_decisions_under_majority(benchmark, tmp_path):
     assert decisions[("g8-en", "m1")] == [("r1", True, True, "judge")]  # g8 kept now
 
 
+def test_judged_items_read_the_same_whether_few_or_most_groups_are_removed(benchmark):
+    # Few removed: one stream of every decision; most removed: the kept judgments' decisions
+    # in chunks. Both must give the kept judgments, in order, with the same decisions.
+    every = list(gold.judged_items(benchmark=benchmark, strategy="conservative"))
+    groups = sorted({judged.group for judged in every})
+    assert len(groups) >= 3
+    all_groups = list(benchmark.groups.values_list("key", flat=True))
+    kept = groups[:2]
+    removed = set(all_groups) - set(kept)
+    assert len(removed) * 2 > len(all_groups)  # the chunked path
+    few_removed = {groups[0]}  # the stream
+
+    chunked = list(gold.judged_items(benchmark=benchmark, strategy="conservative",
+                                     removed=removed))
+    streamed = list(gold.judged_items(benchmark=benchmark, strategy="conservative",
+                                      removed=few_removed))
+
+    assert chunked == [judged for judged in every if judged.group in kept]
+    assert streamed == [judged for judged in every if judged.group not in few_removed]
+    assert any(judged.decisions for judged in chunked)
+
+
 def test_adjudication_overrides_the_judge_verdict_under_both_strategies(benchmark, tmp_path):
     # ana's single "disagree" on g5-zh|m1|r2 would reverse it under both strategies.
     for strategy in STRATEGIES:
