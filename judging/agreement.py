@@ -58,6 +58,12 @@ _CHUNK_CELLS = 2_000_000
 
 REASON_NO_PAIRABLE = "no unit has 2 or more labels"
 REASON_NO_UNITS = "no labelled unit"
+REASON_ALPHA_UNDEFINED = ("every pairable label is the same value: expected disagreement is 0, "
+                          "so alpha is undefined")
+REASON_CHANCE_IS_ONE = "chance agreement is 1, so the coefficient is undefined"
+REASON_NO_UNIT_IN_COMMON = "no unit labelled by both annotators"
+REASON_KAPPA_CHANCE_IS_ONE = ("every label is the same category: chance agreement is 1, so kappa "
+                              "is undefined")
 
 
 def _undefined(name: str, reason: str, n_units: int = 0, n_labels: int = 0) -> Stat:
@@ -191,12 +197,12 @@ def counts_from_long(units: Sequence, values: Sequence,
 # --- patterns: the vectorised core ---------------------------------------------------------
 
 
-def _canonical(rows: np.ndarray, frequency: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rows in a fixed order and the summed frequency of each (1 per row if None).
-    The order depends only on the rows, so a tally and its counts matrix resample alike."""
-    weights = np.ones(rows.shape[0], dtype=np.int64) if frequency is None else frequency
+def distinct_patterns(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a counts matrix in the fixed order every Tally keeps, and the
+    index of each input row among them."""
+    rows = np.asarray(rows, dtype=np.int64)
     if rows.shape[0] == 0:
-        return rows, np.zeros(0, dtype=np.int64)
+        return rows, np.zeros(0, dtype=np.intp)
     base = int(rows.max()) + 1
     if rows.shape[1] * math.log2(base) < 62:
         # One integer per row (the row read as digits in base `base`): sorting integers is far
@@ -205,8 +211,16 @@ def _canonical(rows: np.ndarray, frequency: np.ndarray | None) -> tuple[np.ndarr
         _, first, inverse = np.unique(rows @ radix, return_index=True, return_inverse=True)
     else:
         _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
-    summed = np.bincount(inverse.ravel(), weights=weights, minlength=first.size)
-    return rows[first], summed.astype(np.int64)
+    return rows[first], inverse.ravel()
+
+
+def _canonical(rows: np.ndarray, frequency: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows in a fixed order and the summed frequency of each (1 per row if None).
+    The order depends only on the rows, so a tally and its counts matrix resample alike."""
+    weights = np.ones(rows.shape[0], dtype=np.int64) if frequency is None else frequency
+    distinct, inverse = distinct_patterns(rows)
+    summed = np.bincount(inverse, weights=weights, minlength=distinct.shape[0])
+    return distinct, summed.astype(np.int64)
 
 
 def _patterns(counts: np.ndarray | Tally) -> tuple[np.ndarray, np.ndarray]:
@@ -240,6 +254,11 @@ def _weighted_pa(patterns, weights, agreement=None):
     return pa, n_pairable
 
 
+def _is_one(x):
+    """np.isclose(x, 1.0), without its overhead (it is called on every statistic)."""
+    return np.abs(x - 1.0) <= 1e-08 + 1e-05
+
+
 def _vec_percent_agreement(patterns, weights):
     pa, _ = _weighted_pa(patterns, weights)
     return pa
@@ -255,7 +274,7 @@ def _vec_fleiss(patterns, weights):
         p_j = totals / totals.sum(axis=1, keepdims=True)
         p_e = (p_j ** 2).sum(axis=1)
         kappa = (p_bar - p_e) / (1 - p_e)
-    kappa[np.isclose(p_e, 1.0)] = np.nan
+    kappa[_is_one(p_e)] = np.nan
     return kappa
 
 
@@ -324,7 +343,7 @@ def _vec_gwet(patterns, weights, agreement=None):
         pi = (weights @ shares) / (weights @ rated.astype(float))[:, None]
         pe = _gwet_pe_factor(agreement) * (pi * (1 - pi)).sum(axis=1)
         ac = (pa - pe) / (1 - pe)
-    ac[np.isclose(pe, 1.0)] = np.nan
+    ac[_is_one(pe)] = np.nan
     return ac
 
 
@@ -338,7 +357,7 @@ def _vec_bp(patterns, weights, agreement=None):
     agreement = np.eye(q) if agreement is None else agreement
     pa, _ = _weighted_pa(patterns, weights, agreement)
     pe = _bp_pe(agreement)
-    if np.isclose(pe, 1.0):
+    if _is_one(pe):
         return np.full(pa.shape, np.nan)
     return (pa - pe) / (1 - pe)
 
@@ -429,8 +448,7 @@ def krippendorff_alpha(counts, level: str = "nominal",
         return _undefined(name, REASON_NO_PAIRABLE)
     weighted = _vec_alpha(*_full(counts), level, domain)[0] if counts.shape[1] >= 2 else np.nan
     if np.isnan(weighted):
-        return _undefined(name, "every pairable label is the same value: expected disagreement "
-                                "is 0, so alpha is undefined", n_pairable, n_pairable_labels)
+        return _undefined(name, REASON_ALPHA_UNDEFINED, n_pairable, n_pairable_labels)
     if level == "ordinal" and (np.diff(domain) <= 0).any():
         raise ValueError("ordinal values must be increasing")
     if isinstance(counts, Tally):
@@ -505,8 +523,7 @@ def gwet_ac1(counts, weights: np.ndarray | None = None) -> Stat:
         return _undefined(name, REASON_NO_PAIRABLE)
     value = _vec_gwet(*_full(counts), agreement)[0]
     if np.isnan(value):
-        return _undefined(name, "chance agreement is 1, so the coefficient is undefined",
-                          n_pairable, n_pairable_labels)
+        return _undefined(name, REASON_CHANCE_IS_ONE, n_pairable, n_pairable_labels)
     return Stat(name, float(value), n_pairable, n_pairable_labels)
 
 
@@ -525,6 +542,48 @@ def brennan_prediger(counts, weights: np.ndarray | None = None) -> Stat:
         return _undefined(name, "a scale of one category: chance agreement 1/q is 1, so the "
                                 "coefficient is undefined", n_pairable, n_pairable_labels)
     return Stat(name, float(value), n_pairable, n_pairable_labels)
+
+
+def grouped_coefficients(patterns, weights, *, level: str = "nominal",
+                         values: Sequence[float] | None = None) -> list[dict[str, Stat]]:
+    """Percent agreement, Krippendorff's alpha (at `level`) and Gwet's AC1 of many groups of
+    units at once (a report's breakdown cells): row g of `weights` (groups x patterns) is how
+    many units of group g have each row of `patterns`. Each group gets what
+    `percent_agreement`, `krippendorff_alpha` and `gwet_ac1` give on the Tally of its units,
+    keyed by those names."""
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
+    patterns = np.asarray(patterns, dtype=np.int64)
+    weights = np.asarray(weights, dtype=np.int64)
+    domain = _domain(patterns.shape[1], values)
+    if level == "ordinal" and (np.diff(domain) <= 0).any():
+        raise ValueError("ordinal values must be increasing")
+    m = patterns.sum(axis=1)
+    pairable = m >= 2
+    n_pairable = (weights @ pairable).tolist()
+    n_pairable_labels = (weights @ (m * pairable)).tolist()
+    shares = weights.astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        percent = _vec_percent_agreement(patterns, shares).tolist()
+        alpha = (_vec_alpha(patterns, shares, level, domain) if patterns.shape[1] >= 2
+                 else np.full(len(weights), np.nan)).tolist()
+        ac1 = _vec_gwet(patterns, shares).tolist()
+    out = []
+    for units, labels, pa, a, ac in zip(n_pairable, n_pairable_labels, percent, alpha, ac1,
+                                        strict=True):
+        if units == 0:
+            out.append({name: _undefined(name, REASON_NO_PAIRABLE)
+                        for name in ("percent_agreement", "krippendorff_alpha", "gwet_ac1")})
+            continue
+        out.append({
+            "percent_agreement": Stat("percent_agreement", pa, units, labels),
+            "krippendorff_alpha": (
+                _undefined("krippendorff_alpha", REASON_ALPHA_UNDEFINED, units, labels)
+                if math.isnan(a) else Stat("krippendorff_alpha", a, units, labels)),
+            "gwet_ac1": (_undefined("gwet_ac1", REASON_CHANCE_IS_ONE, units, labels)
+                         if math.isnan(ac) else Stat("gwet_ac1", ac, units, labels)),
+        })
+    return out
 
 
 # --- pairwise coefficients ------------------------------------------------------------------
@@ -561,37 +620,58 @@ def cohen_kappa(a, b, n_categories: int, weights: str | None = None) -> Stat:
     return _kappa_stats(table[None], agreement, name)[0]
 
 
-def _kappa_stats(tables: np.ndarray, agreement: np.ndarray, name: str) -> list[Stat]:
-    """Cohen's kappa of each (k x k) contingency table of `tables`, at once."""
+def _kappa_values(tables: np.ndarray, agreement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per (k x k) contingency table of `tables`: its units, and Cohen's kappa (NaN where
+    undefined: no unit, or chance agreement 1)."""
     n = tables.sum(axis=(1, 2))
     shares = tables / np.maximum(n, 1)[:, None, None]
     observed = (agreement * shares).sum(axis=(1, 2))
     expected = np.einsum("pi,ij,pj->p", shares.sum(axis=2), agreement, shares.sum(axis=1))
-    out = []
-    for count, o, e in zip(n.tolist(), observed.tolist(), expected.tolist(), strict=True):
-        if count == 0:
-            out.append(_undefined(name, "no unit labelled by both annotators"))
-        elif abs(e - 1.0) <= 1e-08 + 1e-05:  # np.isclose(e, 1.0)
-            out.append(_undefined(name, "every label is the same category: chance agreement is "
-                                        "1, so kappa is undefined", count, 2 * count))
-        else:
-            out.append(Stat(name, (o - e) / (1 - e), count, 2 * count))
-    return out
+    chance_is_one = _is_one(expected)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kappa = (observed - expected) / (1 - expected)
+    kappa[(n == 0) | chance_is_one] = np.nan
+    return n, kappa
+
+
+def _kappa_stats(tables: np.ndarray, agreement: np.ndarray, name: str) -> list[Stat]:
+    """Cohen's kappa of each (k x k) contingency table of `tables`, at once."""
+    n, kappa = _kappa_values(tables, agreement)
+    return [_kappa_stat(name, count, None if math.isnan(value) else value)
+            for count, value in zip(n.tolist(), kappa.tolist(), strict=True)]
+
+
+def _kappa_stat(name: str, n_units: int, value: float | None) -> Stat:
+    if n_units == 0:
+        return _undefined(name, REASON_NO_UNIT_IN_COMMON)
+    if value is None:
+        return _undefined(name, REASON_KAPPA_CHANCE_IS_ONE, n_units, 2 * n_units)
+    return Stat(name, value, n_units, 2 * n_units)
+
+
+def two_rater_figures(tables) -> tuple[list[int], list[float | None], list[float | None]]:
+    """Per contingency table of two raters (pairs x k x k, units both raters labelled): the
+    units, percent agreement and Cohen's kappa as plain numbers, None where undefined (no unit
+    in common; for kappa also REASON_KAPPA_CHANCE_IS_ONE). What `two_rater_tables` gives as
+    Stats, for callers that handle many thousand pairs."""
+    tables = np.asarray(tables, dtype=np.int64)
+    n, kappa = _kappa_values(tables, np.eye(tables.shape[1]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        percent = np.trace(tables, axis1=1, axis2=2) / n
+    defined = n > 0
+    return (n.tolist(), np.where(defined, percent, None).tolist(),
+            np.where(np.isnan(kappa), None, kappa).tolist())
 
 
 def two_rater_tables(tables) -> list[tuple[Stat, Stat]]:
     """Percent agreement and Cohen's kappa of many pairs of raters from their contingency
     tables (pairs x k x k, units both raters labelled): what `percent_agreement` and
     `cohen_kappa` give on each pair's labels, without going back to the labels."""
-    tables = np.asarray(tables, dtype=np.int64)
-    n = tables.sum(axis=(1, 2))
-    agreeing = np.trace(tables, axis1=1, axis2=2)
-    kappas = _kappa_stats(tables, np.eye(tables.shape[1]), "cohen_kappa")
     out = []
-    for count, same, kappa in zip(n.tolist(), agreeing.tolist(), kappas, strict=True):
-        percent = (_undefined("percent_agreement", REASON_NO_PAIRABLE) if count == 0 else
-                   Stat("percent_agreement", same / count, count, 2 * count))
-        out.append((percent, kappa))
+    for count, percent, kappa in zip(*two_rater_figures(tables), strict=True):
+        out.append((_undefined("percent_agreement", REASON_NO_PAIRABLE) if count == 0 else
+                    Stat("percent_agreement", percent, count, 2 * count),
+                    _kappa_stat("cohen_kappa", count, kappa)))
     return out
 
 
@@ -704,9 +784,11 @@ def _vectorised(statistic: Callable) -> Callable | None:
     return None
 
 
-def _resampled_values(counts: np.ndarray, statistic: Callable, n_resamples: int,
-                      seed: int) -> np.ndarray:
-    """The statistic on `n_resamples` bootstrap resamples of the units (NaN where undefined).
+def _resampled_values(counts: np.ndarray | Tally, statistics: Sequence[Callable],
+                      n_resamples: int, seed: int) -> list[np.ndarray]:
+    """Each statistic on the same `n_resamples` bootstrap resamples of the units (NaN where
+    undefined): drawing once for all of them gives each what a draw of its own with `seed`
+    would give.
 
     A resample draws n units with replacement; as every statistic here depends on the units
     only through their count rows, it is drawn as multinomial weights over the distinct rows.
@@ -714,7 +796,6 @@ def _resampled_values(counts: np.ndarray, statistic: Callable, n_resamples: int,
     patterns, frequency = _patterns(counts)
     n_units = int(frequency.sum())
     rng = np.random.default_rng(seed)
-    fast = _vectorised(statistic)
     n_patterns = patterns.shape[0]
     probabilities = frequency / n_units
     # Multinomial weights cost O(patterns) per resample, drawing units O(units): take the
@@ -722,7 +803,8 @@ def _resampled_values(counts: np.ndarray, statistic: Callable, n_resamples: int,
     use_multinomial = n_patterns <= 4096
     inverse = None if use_multinomial else np.repeat(np.arange(n_patterns), frequency)
     chunk = max(1, _CHUNK_CELLS // max(n_patterns if use_multinomial else n_units, 1))
-    values = []
+    vectorised = [_vectorised(statistic) for statistic in statistics]
+    values: list[list[np.ndarray]] = [[] for _ in statistics]
     for start in range(0, n_resamples, chunk):
         size = min(chunk, n_resamples - start)
         if use_multinomial:
@@ -732,13 +814,15 @@ def _resampled_values(counts: np.ndarray, statistic: Callable, n_resamples: int,
             offsets = (np.arange(size) * n_patterns)[:, None]
             draws = np.bincount((picks + offsets).ravel(),
                                 minlength=size * n_patterns).reshape(size, n_patterns)
-        if fast is not None:
-            values.append(np.asarray(fast(patterns, draws.astype(float)), dtype=float))
-        else:
-            values.append(np.array([
-                np.nan if (v := statistic(np.repeat(patterns, row, axis=0)).value) is None
-                else v for row in draws], dtype=float))
-    return np.concatenate(values) if values else np.zeros(0)
+        weights = draws.astype(float)
+        for statistic, fast, found in zip(statistics, vectorised, values, strict=True):
+            if fast is not None:
+                found.append(np.asarray(fast(patterns, weights), dtype=float))
+            else:
+                found.append(np.array([
+                    np.nan if (v := statistic(np.repeat(patterns, row, axis=0)).value) is None
+                    else v for row in draws], dtype=float))
+    return [np.concatenate(found) if found else np.zeros(0) for found in values]
 
 
 def bootstrap_ci(counts, statistic: Callable[[np.ndarray], Stat], *, n_resamples: int = 1000,
@@ -755,23 +839,17 @@ def bootstrap_ci(counts, statistic: Callable[[np.ndarray], Stat], *, n_resamples
     counts = _as_counts(counts)
     if counts.shape[0] == 0 or n_resamples < 1 or statistic(counts).value is None:
         return None
-    return _percentile_interval(counts, statistic, n_resamples, seed, level)
+    [values] = _resampled_values(counts, [statistic], n_resamples, seed)
+    return _percentile_interval(values, level)
 
 
-def _percentile_interval(counts, statistic, n_resamples, seed, level):
-    values = _resampled_values(counts, statistic, n_resamples, seed)
+def _percentile_interval(values: np.ndarray, level: float) -> tuple[float, float] | None:
     undefined = np.isnan(values)
     if undefined.mean() > MAX_UNDEFINED_RESAMPLES:
         return None
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(values[~undefined], [tail, 100 - tail])
     return float(low), float(high)
-
-
-def _with_ci(counts, stat: Stat, statistic: Callable, n_resamples: int, seed: int) -> Stat:
-    if not stat.defined or n_resamples < 1:
-        return stat
-    return replace(stat, ci95=_percentile_interval(counts, statistic, n_resamples, seed, 0.95))
 
 
 LEVEL_WEIGHTS = {"ordinal": "ordinal", "interval": "quadratic", "ratio": "ratio"}
@@ -799,5 +877,28 @@ def summary(counts, *, level: str = "nominal", values=None, n_resamples: int = 1
     if level in LEVEL_WEIGHTS:
         agreement = weights(counts.shape[1], LEVEL_WEIGHTS[level], values)
         entries.append(("gwet_ac2", functools.partial(gwet_ac1, weights=agreement)))
-    return {key: _with_ci(counts, statistic(counts), statistic, n_resamples, seed)
-            for key, statistic in entries}
+    stats = {key: statistic(counts) for key, statistic in entries}
+    defined = [(key, statistic) for key, statistic in entries if stats[key].defined]
+    if n_resamples < 1 or not defined:
+        return stats
+    resampled = _resampled_values(counts, [statistic for _, statistic in defined],
+                                  n_resamples, seed)
+    for (key, _), ci95 in zip(defined, _percentile_intervals(resampled, 0.95), strict=True):
+        stats[key] = replace(stats[key], ci95=ci95)
+    return stats
+
+
+def _percentile_intervals(resampled: list[np.ndarray],
+                          level: float) -> list[tuple[float, float] | None]:
+    """`_percentile_interval` of each array; those without an undefined resample (most) in one
+    call."""
+    complete = [i for i, values in enumerate(resampled) if not np.isnan(values).any()]
+    intervals = [None if i in complete else _percentile_interval(values, level)
+                 for i, values in enumerate(resampled)]
+    if complete:
+        tail = (1 - level) / 2 * 100
+        bounds = np.percentile(np.stack([resampled[i] for i in complete]), [tail, 100 - tail],
+                               axis=1)
+        for i, low, high in zip(complete, *bounds.tolist(), strict=True):
+            intervals[i] = (low, high)
+    return intervals

@@ -36,10 +36,13 @@ The statistics run on those histograms (agreement.Tally), never on one row per u
 
 from __future__ import annotations
 
+import gc
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
-from itertools import combinations
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from itertools import chain, combinations
 from math import isfinite
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -87,6 +90,27 @@ def agreement_report(*, benchmark: Benchmark, batch: Batch | None = None,
 
     The whole benchmark is read from the maintained summaries (annotation/summaries.py); a
     batch or filtered report counts its labels the same way on the fly."""
+    with _cycle_collector_paused():
+        return _agreement_report(benchmark, batch, filters, n_resamples, seed)
+
+
+@contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """A report allocates some 10^5 objects in a burst, none in a reference cycle: left on,
+    Python's cycle collector would walk the whole heap once or twice per report (a sixth of
+    its time) to free nothing. Reference counting frees everything as usual."""
+    if not gc.isenabled():  # paused by the caller (or by a report in another thread)
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _agreement_report(benchmark: Benchmark, batch: Batch | None, filters: ReportFilters,
+                      n_resamples: int, seed: int) -> dict[str, Any]:
     if batch is None and filters == NO_FILTERS:
         tallies = _Tallies.from_summaries(benchmark)
     else:
@@ -125,47 +149,50 @@ def agreement_report(*, benchmark: Benchmark, batch: Batch | None = None,
     }
 
 
+# Histogram rows (task, field, ..., n) by (task, field).
+FieldRows = dict[tuple[str, str], list[tuple]]
+# (task, field) -> unit -> the values its annotators gave.
+PerUnitVotes = dict[tuple[str, str], dict[str, list[str]]]
+
+
 class _Tallies:
     """A report's label counts, by task and field: the histograms of annotation/summaries.py,
-    either read from the maintained tables or computed from some labels on the fly."""
+    either read from the maintained tables or computed from some labels on the fly, as rows
+    (task, field, ..., n) in the shapes of summaries.pattern_rows, annotator_rows and
+    pair_rows (a pair's two annotators in either order)."""
 
-    def __init__(self, patterns: Counter, annotators: Counter, pairs: Counter,
-                 per_unit: dict[tuple[str, str], dict[str, Counter]]) -> None:
-        self.patterns, self.annotators, self.pairs = (
-            _by_field(patterns), _by_field(annotators), _by_field(pairs))
+    def __init__(self, patterns: FieldRows, annotators: FieldRows, pairs: FieldRows,
+                 per_unit: PerUnitVotes) -> None:
+        self.patterns, self.annotators, self.pairs = patterns, annotators, pairs
         self.per_unit = per_unit
 
     @classmethod
     def from_summaries(cls, benchmark: Benchmark) -> _Tallies:
-        patterns = Counter({tuple(row[:-1]): row[-1] for row in summaries.pattern_rows(benchmark)})
-        annotators = Counter({tuple(row[:-1]): row[-1]
-                              for row in summaries.annotator_rows(benchmark)})
-        pairs: Counter = Counter()
-        for task, field, a, b, value_a, value_b, n in summaries.pair_rows(benchmark):
-            if a > b:  # stored by id; reports order pairs by name
-                a, b, value_a, value_b = b, a, value_b, value_a
-            pairs[(task, field, a, b, value_a, value_b)] += n
-        per_unit: dict[tuple[str, str], dict[str, Counter]] = defaultdict(dict)
+        per_unit: PerUnitVotes = defaultdict(dict)
         for task, unit, votes in summaries.unit_votes(benchmark, PER_UNIT_TASKS):
             for field, by_annotator in votes.items():
-                per_unit[(task, field)][unit] = Counter(by_annotator.values())
-        return cls(patterns, annotators, pairs, per_unit)
+                per_unit[(task, field)][unit] = list(by_annotator.values())
+        return cls(_by_field(summaries.pattern_rows(benchmark)),
+                   _by_field(summaries.annotator_rows(benchmark)),
+                   _by_field(summaries.pair_rows(benchmark)), per_unit)
 
     @classmethod
     def from_labels(cls, labels: QuerySet, benchmark: Benchmark) -> _Tallies:
         states = summaries.states_from_labels(labels, annotator="annotator__username",
                                               benchmark=benchmark)
         total: Counter = Counter()
-        per_unit: dict[tuple[str, str], dict[str, Counter]] = defaultdict(dict)
+        per_unit: PerUnitVotes = defaultdict(dict)
         for (task, unit), state in states.items():
             total.update(summaries.contributions(task, state.attributes, state.votes))
             if task in PER_UNIT_TASKS:
                 for field, by_annotator in state.votes.items():
-                    per_unit[(task, field)][unit] = Counter(by_annotator.values())
-        split: dict[str, Counter] = defaultdict(Counter)
-        for key, n in total.items():
-            split[key[0]][key[1:]] = n
-        return cls(split["pattern"], split["annotator"], split["pair"], per_unit)
+                    per_unit[(task, field)][unit] = list(by_annotator.values())
+        rows: dict[str, list[tuple]] = defaultdict(list)
+        for (kind, *key), n in total.items():
+            if n:
+                rows[kind].append((*key, n))
+        return cls(_by_field(rows["pattern"]), _by_field(rows["annotator"]),
+                   _by_field(rows["pair"]), per_unit)
 
     def fields(self) -> list[tuple[str, str]]:
         return list(self.patterns)
@@ -174,16 +201,18 @@ class _Tallies:
         key = (task, field_def.name)
         if key not in self.patterns:
             return None
-        return _FieldData(task, field_def, self.patterns[key], self.annotators.get(key, {}),
-                          self.pairs.get(key, {}), self.per_unit.get(key, {}))
+        return _FieldData(task, field_def, self.patterns[key], self.annotators.get(key, []),
+                          self.pairs.get(key, []), self.per_unit.get(key, {}))
 
 
-def _by_field(counter: Counter) -> dict[tuple[str, str], dict[tuple, int]]:
-    out: dict[tuple[str, str], dict[tuple, int]] = defaultdict(dict)
-    for key, n in counter.items():
-        if n:
-            out[(key[0], key[1])][key[2:]] = n
-    return out
+def _by_field(rows: Iterable[tuple]) -> FieldRows:
+    """Histogram rows (task, field, ..., n) grouped by (task, field)."""
+    # Task by task, then field by field: no (task, field) key to build per row.
+    by_task: dict[str, dict[str, list[tuple]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        by_task[row[0]][row[1]].append(row)
+    return {(task, field): field_rows for task, by_field in by_task.items()
+            for field, field_rows in by_field.items()}
 
 
 def _without_categories(filters: ReportFilters) -> ReportFilters:
@@ -227,44 +256,65 @@ def _ratio(numerator: int, denominator: int, name: str, n_labels: int, reason: s
 class _FieldData:
     """One field's label counts as arrays.
 
-    `patterns` (slices x categories) and `weights`: how many units of each slice (a set of
-    unit attributes, `attributes[i]`) have each pattern of counts; `pair_tables` the joint
-    values of every two annotators on the units both labelled; `consensus` per annotator, how
-    many units they gave a value on, by the unit's pattern; `unit_counts` the counts of each
-    unit (`units`), kept only for the tasks whose judge sections match units one by one."""
+    The field's slices (sets of unit attributes, see `slice_keys`): `patterns[i]` a pattern
+    of counts (one per category) and `weights[i]` how many units of slice i have it.
+    `pair_tables[p]` holds the joint values of the p-th annotator pair (in
+    `combinations(annotators, 2)` order) on the units both labelled. The consensus rows say
+    how many units (`consensus_units`) annotator `consensus_annotator` gave value
+    `consensus_value` on, by the unit's pattern `consensus_pattern`. `unit_counts` holds the
+    counts of each unit (`units`), kept only for the tasks whose judge sections match units
+    one by one."""
 
-    def __init__(self, task: str, field_def: FieldDef, patterns: dict[tuple, int],
-                 annotators: dict[tuple, int], pairs: dict[tuple, int],
-                 per_unit: dict[str, Counter]) -> None:
+    def __init__(self, task: str, field_def: FieldDef, pattern_rows: list[tuple],
+                 annotator_rows: list[tuple], pair_rows: list[tuple],
+                 per_unit: dict[str, list[str]]) -> None:
         self.task = task
         self.field_def = field_def
         self.categories = [choice.value for choice in field_def.choices]
         index = {value: i for i, value in enumerate(self.categories)}
         n_cat = len(self.categories)
-        keys = sorted(patterns)
-        self.attributes = [dict(zip(SLICE_FIELDS, key[:-1], strict=True)) for key in keys]
-        self.patterns = np.array([summaries.parse_pattern(key[-1]) for key in keys],
-                                 dtype=np.int64).reshape(len(keys), n_cat)
-        self.weights = np.array([patterns[key] for key in keys], dtype=np.int64)
-        self.annotators = sorted({name for name, _, _ in annotators})
-        self.consensus: dict[str, list[tuple[int, np.ndarray, int]]] = defaultdict(list)
-        for (name, value, pattern), n in sorted(annotators.items()):
-            self.consensus[name].append(
-                (index[value], np.array(summaries.parse_pattern(pattern)), n))
-        self.pair_tables: dict[tuple[str, str], np.ndarray] = {}
-        for (a, b, value_a, value_b), n in pairs.items():
-            table = self.pair_tables.setdefault((a, b), np.zeros((n_cat, n_cat), np.int64))
-            table[index[value_a], index[value_b]] += n
-        self.units = sorted(per_unit)
-        self.unit_counts = np.zeros((len(self.units), n_cat), dtype=np.int64)
-        for i, unit in enumerate(self.units):
-            for value, n in per_unit[unit].items():
-                self.unit_counts[i, index[value]] = n
 
-    def tally(self, rows: Sequence[int] | None = None) -> agreement.Tally:
-        if rows is None:
-            return agreement.Tally.of(self.patterns, self.weights)
-        return agreement.Tally.of(self.patterns[rows], self.weights[rows])
+        # Pattern rows: (task, field, *SLICE_FIELDS, pattern, n).
+        self._slice_rows = pattern_rows
+        self._slice_keys: dict[str, tuple[list[str], np.ndarray]] = {}
+        self.patterns = _parse_patterns(_column(pattern_rows, -2), n_cat)
+        self.weights = _integers(pattern_rows, -1)
+        self.distinct_patterns, self.pattern_index = agreement.distinct_patterns(self.patterns)
+
+        # Annotator rows: (task, field, annotator, value, pattern, n).
+        names = _column(annotator_rows, 2)
+        self.annotators = sorted(set(names))
+        position = {name: i for i, name in enumerate(self.annotators)}
+        self.consensus_annotator = _positions(position, names)
+        self.consensus_value = _positions(index, _column(annotator_rows, 3))
+        self.consensus_pattern = _parse_patterns(_column(annotator_rows, 4), n_cat)
+        self.consensus_units = _integers(annotator_rows, 5)
+
+        # Pair rows: (task, field, annotator a, annotator b, value a, value b, n).
+        n = len(self.annotators)
+        self.pair_tables = np.zeros((n * (n - 1) // 2, n_cat, n_cat), dtype=np.int64)
+        a, b = _positions(position, _column(pair_rows, 2)), _positions(position,
+                                                                       _column(pair_rows, 3))
+        value_a = _positions(index, _column(pair_rows, 4))
+        value_b = _positions(index, _column(pair_rows, 5))
+        # Summaries store a pair in the order of the annotators' ids; reports by name.
+        swap = a > b
+        first, second = np.where(swap, b, a), np.where(swap, a, b)
+        value_first = np.where(swap, value_b, value_a)
+        value_second = np.where(swap, value_a, value_b)
+        # The pair's place in combinations order: pairs (i, j > i) of the earlier i come first.
+        pair = first * n - first * (first + 1) // 2 + second - first - 1
+        np.add.at(self.pair_tables, (pair, value_first, value_second),
+                  _integers(pair_rows, 6))
+
+        self.units = sorted(per_unit)
+        votes = [per_unit[unit] for unit in self.units]
+        self.unit_counts = np.zeros((len(self.units), n_cat), dtype=np.int64)
+        np.add.at(self.unit_counts, (np.repeat(np.arange(len(votes)), list(map(len, votes))),
+                                     _positions(index, list(chain.from_iterable(votes)))), 1)
+
+    def tally(self) -> agreement.Tally:
+        return agreement.Tally.of(self.patterns, self.weights)
 
     @property
     def level(self) -> str:
@@ -302,12 +352,66 @@ class _FieldData:
             dims += ("model",)
         return dims
 
-    def keys_of(self, row: int, dimension: str) -> list[str]:
-        """The breakdown keys a slice falls under (a pair falls under both of its models)."""
-        attributes = self.attributes[row]
+    def slice_keys(self, attribute: str) -> tuple[list[str], np.ndarray]:
+        """The distinct values of a slice attribute (one of SLICE_FIELDS), sorted, and the
+        position of each slice's value among them."""
+        if attribute not in self._slice_keys:
+            column = _column(self._slice_rows, 2 + SLICE_FIELDS.index(attribute))
+            self._slice_keys[attribute] = _key_codes(column)
+        return self._slice_keys[attribute]
+
+    def breakdown_units(self, dimension: str) -> tuple[list[str], np.ndarray]:
+        """The keys of a breakdown, sorted, and how many units of each key have each distinct
+        pattern (keys x distinct_patterns). A pair falls under both of its models."""
         if dimension == "model" and self.task == TaskKind.PAIRWISE_PREFERENCE:
-            return sorted({attributes["model"], attributes["model_b"]})
-        return [attributes[dimension]]
+            keys_a, codes_a = self.slice_keys("model")
+            keys_b, codes_b = self.slice_keys("model_b")
+            keys = sorted(set(keys_a) | set(keys_b))
+            position = {key: i for i, key in enumerate(keys)}
+            model_a = _positions(position, keys_a)[codes_a]
+            model_b = _positions(position, keys_b)[codes_b]
+            # A pair of a model with itself counts once under it.
+            second = np.flatnonzero(model_a != model_b)
+            rows = np.concatenate([np.arange(len(model_a)), second])
+            codes = np.concatenate([model_a, model_b[second]])
+        else:
+            keys, codes = self.slice_keys(dimension)
+            rows = np.arange(len(codes))
+        units = np.zeros((len(keys), len(self.distinct_patterns)), dtype=np.int64)
+        np.add.at(units, (codes, self.pattern_index[rows]), self.weights[rows])
+        return keys, units
+
+
+def _column(rows: list[tuple], index: int) -> list:
+    """One column of histogram rows."""
+    # Not zip(*rows): it would hold one live iterator per row, enough objects to set off full
+    # garbage collections.
+    return list(map(itemgetter(index), rows))
+
+
+def _integers(rows: list[tuple], index: int) -> np.ndarray:
+    """One integer column of histogram rows, as an array."""
+    return np.fromiter(map(itemgetter(index), rows), dtype=np.int64, count=len(rows))
+
+
+def _parse_patterns(patterns: Sequence[str], n_categories: int) -> np.ndarray:
+    """Stored patterns ("2,0,1") as a (rows x categories) matrix, each distinct one parsed
+    once."""
+    distinct = {pattern: i for i, pattern in enumerate(set(patterns))}
+    parsed = np.array([summaries.parse_pattern(pattern) for pattern in distinct],
+                      dtype=np.int64).reshape(len(distinct), n_categories)
+    return parsed[_positions(distinct, patterns)]
+
+
+def _key_codes(values: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """The distinct values sorted, and the position of each value among them."""
+    keys = sorted(set(values))
+    return keys, _positions({key: i for i, key in enumerate(keys)}, values)
+
+
+def _positions(position: dict[Any, int], values: Sequence) -> np.ndarray:
+    """The position of each value (an index array)."""
+    return np.fromiter(map(position.__getitem__, values), dtype=np.intp, count=len(values))
 
 
 def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
@@ -358,14 +462,8 @@ def _field_report(data: _FieldData, *, n_resamples: int, seed: int) -> dict[str,
         "pairs": _pairs(data),
         "vs_consensus": _vs_consensus(data),
         "confusion": _confusion(data),
-        "breakdowns": {dim: _breakdown(data, dim) for dim in data.dimensions()},
+        "breakdowns": _breakdowns(data),
     }
-
-
-def _pair_table(data: _FieldData, a: str, b: str) -> np.ndarray:
-    """Joint values of two annotators on the units both labelled (rows: a's value)."""
-    n_cat = len(data.categories)
-    return data.pair_tables.get((a, b), np.zeros((n_cat, n_cat), dtype=np.int64))
 
 
 def _field_cohen(data: _FieldData) -> Stat:
@@ -374,27 +472,28 @@ def _field_cohen(data: _FieldData) -> Stat:
         reason = (f"Cohen's kappa needs exactly 2 annotators; this field has {n}"
                   + (" (see the annotator pairs)" if n > 2 else ""))
         return _undefined("cohen_kappa", reason, data.n_units, data.n_labels)
-    [(_, kappa)] = agreement.two_rater_tables([_pair_table(data, *data.annotators)])
+    [(_, kappa)] = agreement.two_rater_tables(data.pair_tables)
     return kappa
 
 
-def _two_rater_entries(tables: list[np.ndarray], empty_reason: str) -> list[tuple[int, dict,
-                                                                                    dict]]:
-    """(units, percent agreement, Cohen's kappa) of each table, as report entries."""
-    if not tables:
-        return []
-    out = []
-    for percent, kappa in agreement.two_rater_tables(np.stack(tables)):
-        if percent.n_units == 0:
-            percent = _undefined("percent_agreement", empty_reason)
-            kappa = _undefined("cohen_kappa", empty_reason)
-        out.append((percent.n_units, stat_dict(percent), stat_dict(kappa)))
-    return out
+def _two_rater_entries(tables: np.ndarray, empty_reason: str) -> list[tuple[int, dict, dict]]:
+    """(units, percent agreement, Cohen's kappa) of each table, as report entries: what
+    stat_dict gives on agreement.two_rater_tables, built straight from the numbers (a report
+    has thousands of annotator pairs)."""
+    undefined = {"value": None, "n_units": 0, "n_labels": 0, "reason": empty_reason,
+                 "ci95": None}
+    chance_is_one = agreement.REASON_KAPPA_CHANCE_IS_ONE
+    return [
+        (n, {"value": percent, "n_units": n, "n_labels": 2 * n, "reason": None, "ci95": None},
+         {"value": kappa, "n_units": n, "n_labels": 2 * n,
+          "reason": None if kappa is not None else chance_is_one, "ci95": None})
+        if n else (0, dict(undefined), dict(undefined))
+        for n, percent, kappa in zip(*agreement.two_rater_figures(tables), strict=True)]
 
 
 def _pairs(data: _FieldData) -> list[dict[str, Any]]:
     pairs = list(combinations(data.annotators, 2))
-    entries = _two_rater_entries([_pair_table(data, a, b) for a, b in pairs],
+    entries = _two_rater_entries(data.pair_tables,
                                  "the two annotators labelled no unit in common")
     return [{"a": a, "b": b, "n_units": n, "percent_agreement": percent, "cohen_kappa": kappa}
             for (a, b), (n, percent, kappa) in zip(pairs, entries, strict=True)]
@@ -404,18 +503,14 @@ def _vs_consensus(data: _FieldData) -> list[dict[str, Any]]:
     """Each annotator against the majority of the others on the units they labelled (a tie
     among the others has no majority: those units are left out)."""
     n_cat = len(data.categories)
-    tables = []
-    for name in data.annotators:
-        rows = data.consensus[name]
-        own = np.array([value for value, _, _ in rows], dtype=np.int64)
-        others = np.array([pattern for _, pattern, _ in rows], dtype=np.int64).reshape(-1, n_cat)
-        others[np.arange(len(rows)), own] -= 1
-        consensus = agreement.majority(others)
-        table = np.zeros((n_cat, n_cat), dtype=np.int64)
-        decided = consensus >= 0
-        np.add.at(table, (own[decided], consensus[decided]),
-                  np.array([n for _, _, n in rows], dtype=np.int64)[decided])
-        tables.append(table)
+    own = data.consensus_value
+    others = data.consensus_pattern.copy()
+    others[np.arange(len(own)), own] -= 1
+    consensus = agreement.majority(others)
+    decided = consensus >= 0
+    tables = np.zeros((len(data.annotators), n_cat, n_cat), dtype=np.int64)
+    np.add.at(tables, (data.consensus_annotator[decided], own[decided], consensus[decided]),
+              data.consensus_units[decided])
     entries = _two_rater_entries(
         tables, "no unit where this annotator and a majority of the others both gave a label "
                 "(a tie among the others has no majority)")
@@ -427,32 +522,38 @@ def _vs_consensus(data: _FieldData) -> list[dict[str, Any]]:
 def _confusion(data: _FieldData) -> dict[str, Any] | None:
     if len(data.annotators) != 2:
         return None
-    matrix = _pair_table(data, *data.annotators)
+    [matrix] = data.pair_tables
     return {"rows": data.annotators[0], "cols": data.annotators[1],
             "categories": list(data.categories), "matrix": matrix.tolist()}
 
 
-def _breakdown(data: _FieldData, dimension: str) -> list[dict[str, Any]]:
-    groups: dict[str, list[int]] = defaultdict(list)
-    for row in range(len(data.attributes)):
-        for key in data.keys_of(row, dimension):
-            groups[key].append(row)
-    out = []
-    for key in sorted(groups):
-        rows = groups[key]
-        tally = data.tally(rows)
-        ratio = None
-        if data.is_yes_no:
-            ratio = _weighted_mean(_resolved_yes(data.patterns[rows])[0], data.weights[rows])
-        out.append({
-            "key": key,
-            "n_units": tally.shape[0],
-            "ratio_conservative": ratio,
-            "percent_agreement": stat_dict(agreement.percent_agreement(tally)),
-            "krippendorff_alpha": stat_dict(agreement.krippendorff_alpha(
-                tally, level=data.level, values=data.values)),
-            "gwet_ac1": stat_dict(agreement.gwet_ac1(tally)),
-        })
+def _breakdowns(data: _FieldData) -> dict[str, list[dict[str, Any]]]:
+    """Per dimension, the units, conservative ratio and coefficients of each key; the cells
+    of every dimension computed at once."""
+    dimensions = data.dimensions()
+    breakdowns = [data.breakdown_units(dimension) for dimension in dimensions]
+    units = np.vstack([key_units for _, key_units in breakdowns])
+    n_units = units.sum(axis=1).tolist()
+    ratios: list[float | None] = [None] * len(units)
+    if data.is_yes_no:
+        conservative, _ = _resolved_yes(data.distinct_patterns)
+        ratios = [met / n for met, n in zip((units @ conservative).tolist(), n_units,
+                                            strict=True)]
+    coefficients = agreement.grouped_coefficients(data.distinct_patterns, units,
+                                                  level=data.level, values=data.values)
+    keys = [key for dimension_keys, _ in breakdowns for key in dimension_keys]
+    cells = [{
+        "key": key,
+        "n_units": n,
+        "ratio_conservative": ratio,
+        "percent_agreement": stat_dict(stats["percent_agreement"]),
+        "krippendorff_alpha": stat_dict(stats["krippendorff_alpha"]),
+        "gwet_ac1": stat_dict(stats["gwet_ac1"]),
+    } for key, n, ratio, stats in zip(keys, n_units, ratios, coefficients, strict=True)]
+    out, start = {}, 0
+    for dimension, (dimension_keys, _) in zip(dimensions, breakdowns, strict=True):
+        out[dimension] = cells[start:start + len(dimension_keys)]
+        start += len(dimension_keys)
     return out
 
 
@@ -472,15 +573,20 @@ def _yes_no_index(values: np.ndarray) -> np.ndarray:
 def _judge_requirements(data: _FieldData) -> list[dict[str, Any]]:
     """Table 3: per judge, the share of its decisions the humans confirm (no annotator
     disagrees). Units whose judge decision is unknown (no longer imported) are left out."""
-    per_judge: dict[str, list[int]] = defaultdict(list)
-    for row, attributes in enumerate(data.attributes):
-        if attributes["judge_value"]:
-            per_judge[attributes["judge"]].append(row)
+    judge_values, judge_value_codes = data.slice_keys("judge_value")
+    decided = np.array([bool(value) for value in judge_values], dtype=bool)[judge_value_codes]
+    judge_said_yes = np.array([value == "yes" for value in judge_values],
+                              dtype=bool)[judge_value_codes]
+    judges, judge_codes = data.slice_keys("judge")
+    languages, language_codes = data.slice_keys("language")
     out = []
-    for judge, rows in sorted(per_judge.items()):
+    for code, judge in enumerate(judges):
+        rows = np.flatnonzero(decided & (judge_codes == code))
+        if not len(rows):
+            continue
         weights = data.weights[rows]
-        judge_yes = np.array([data.attributes[r]["judge_value"] == "yes" for r in rows])
-        confirmed = data.patterns[rows][:, NO] == 0
+        judge_yes = judge_said_yes[rows]
+        confirmed = data.patterns[rows, NO] == 0
         labels = data.patterns[rows].sum(axis=1)
         n_units, n_labels = int(weights.sum()), int(weights @ labels)
         human_yes = np.where(confirmed, judge_yes, ~judge_yes)
@@ -499,25 +605,35 @@ def _judge_requirements(data: _FieldData) -> list[dict[str, Any]]:
             f1 = Stat(name="f1", value=2 * precision.value * recall.value
                       / (precision.value + recall.value), n_units=n_units, n_labels=n_labels)
         by_language = []
-        languages = [data.attributes[r]["language"] for r in rows]
-        for language, index in _by_key(languages).items():
-            by_language.append({"key": language, "confirmed": stat_dict(_weighted_share(
-                "confirmed", confirmed[index], weights[index], int(weights[index] @ labels[index]),
-                "no labelled decision"))})
+        per_language = [_sums_by(language_codes[rows], len(languages), values)
+                        for values in (weights, weights * confirmed, weights * labels)]
+        for language, units, confirmed_units, language_labels in zip(
+                languages, *per_language, strict=True):
+            if units:
+                by_language.append({"key": language, "confirmed": stat_dict(Stat(
+                    "confirmed", confirmed_units / units, units, language_labels))})
+        table = np.zeros((1, 2, 2), dtype=np.int64)
+        np.add.at(table, (0, _yes_no_index(judge_yes), _yes_no_index(human_yes)), weights)
+        [(_, kappa)] = agreement.two_rater_tables(table)
         out.append({
             "judge": judge,
             "n_decisions": n_units,
             "confirmed": stat_dict(_weighted_share("confirmed", confirmed, weights, n_labels,
                                                    "no labelled decision")),
             "by_language": by_language,
-            "kappa": stat_dict(agreement.cohen_kappa(
-                np.repeat(_yes_no_index(judge_yes), weights),
-                np.repeat(_yes_no_index(human_yes), weights), 2)),
+            "kappa": stat_dict(kappa),
             "precision": stat_dict(precision),
             "recall": stat_dict(recall),
             "f1": stat_dict(f1),
         })
     return out
+
+
+def _sums_by(codes: np.ndarray, n_keys: int, values: np.ndarray) -> list[int]:
+    """The sum of the (integer) values of each key."""
+    sums = np.zeros(n_keys, dtype=np.int64)
+    np.add.at(sums, codes, values)
+    return sums.tolist()
 
 
 def _weighted_share(name: str, hits: np.ndarray, weights: np.ndarray, n_labels: int,

@@ -528,3 +528,57 @@ def test_two_rater_tables_give_percent_agreement_and_cohens_kappa_of_each_pair()
         else:
             assert kappa.value == pytest.approx(want_kappa.value)
         assert (kappa.n_units, kappa.reason) == (want_kappa.n_units, want_kappa.reason)
+
+
+def test_two_rater_figures_are_the_numbers_of_two_rater_tables():
+    tables = np.stack([np.zeros((2, 2), int), np.diag([5, 0]), np.array([[4, 1], [2, 3]])])
+    n, percent, kappa = agreement.two_rater_figures(tables)
+    stats = agreement.two_rater_tables(tables)
+    assert n == [s.n_units for s, _ in stats] == [0, 5, 10]
+    assert percent == [s.value for s, _ in stats] == [None, 1.0, 0.7]
+    assert kappa == [k.value for _, k in stats]
+    assert kappa[:2] == [None, None] and kappa[2] == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize(("level", "values"), [
+    ("nominal", None), ("ordinal", [1, 2, 3, 4, 5]), ("interval", [1, 2, 3, 4, 5])])
+def test_grouped_coefficients_give_what_each_groups_tally_gives(level, values):
+    rng = np.random.default_rng(7)
+    patterns = agreement.Tally.from_counts(rng.integers(0, 3, size=(300, 5))).patterns
+    weights = rng.integers(0, 4, size=(6, len(patterns))) * (rng.random((6, len(patterns))) < 0.3)
+    weights[4] = 0  # an empty group
+    weights[5] = 0
+    weights[5, [i for i, row in enumerate(patterns) if row.sum() < 2][:3]] = 2  # unpairable
+    weights[3] = 0
+    weights[3, next(i for i, row in enumerate(patterns) if row[0] == row.sum() >= 2)] = 3
+    grouped = agreement.grouped_coefficients(patterns, weights, level=level, values=values)
+    for row, got in zip(weights, grouped, strict=True):
+        tally = agreement.Tally.of(patterns, row)
+        expected = {
+            "percent_agreement": agreement.percent_agreement(tally),
+            "krippendorff_alpha": agreement.krippendorff_alpha(tally, level=level,
+                                                               values=values),
+            "gwet_ac1": agreement.gwet_ac1(tally),
+        }
+        assert got.keys() == expected.keys()
+        for name, want in expected.items():
+            stat = got[name]
+            assert (stat.n_units, stat.n_labels, stat.reason) == (
+                want.n_units, want.n_labels, want.reason), name
+            if want.value is None:
+                assert stat.value is None, name
+            else:
+                assert stat.value == pytest.approx(want.value, abs=1e-12), name
+    assert grouped[3]["krippendorff_alpha"].value is None  # every label the same value
+    assert grouped[4]["percent_agreement"].reason == agreement.REASON_NO_PAIRABLE
+    assert grouped[5]["gwet_ac1"].reason == agreement.REASON_NO_PAIRABLE
+
+
+def test_summary_draws_its_resamples_once_for_every_statistic():
+    counts = reliability_to_counts(KRIPPENDORFF_2011)
+    result = summary(counts, level="ordinal", values=[1, 2, 3, 4, 5], n_resamples=300,
+                     seed=9)
+    alpha = functools.partial(krippendorff_alpha, level="ordinal", values=[1, 2, 3, 4, 5])
+    for name, statistic in (("percent_agreement", percent_agreement), ("gwet_ac1", gwet_ac1),
+                            ("krippendorff_alpha", alpha)):
+        assert result[name].ci95 == bootstrap_ci(counts, statistic, n_resamples=300, seed=9)

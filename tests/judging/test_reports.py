@@ -7,12 +7,14 @@ out by hand in the comments.
 
 from __future__ import annotations
 
+import gc
 import json
 
 import pytest
 
 from annotation import importers
 from annotation.models import BatchUnit, TaskKind
+from judging import reports
 from judging.reports import ReportFilters, agreement_report
 from tests.conftest import DEMO, FIXTURES
 
@@ -133,6 +135,23 @@ def test_identical_labels_kappa_null_percent_one_ac1_defined(demo_benchmark):
     assert value(stats["brennan_prediger"]) == pytest.approx(1.0)
     assert clarity["ratio"] == {"conservative": 1.0, "majority": 1.0}
     assert clarity["prevalence"] == {"yes": 1.0, "no": 0.0}
+
+
+def test_the_cycle_collector_is_paused_while_a_report_is_built_and_only_then(demo_benchmark,
+                                                                             monkeypatch):
+    import_labels([iv("hard-004-en", who, "yes") for who in ("ana", "ben")])
+    seen = []
+    build = reports._agreement_report
+    monkeypatch.setattr(reports, "_agreement_report",
+                        lambda *args: seen.append(gc.isenabled()) or build(*args))
+    report(demo_benchmark)
+    assert seen == [False] and gc.isenabled()
+    gc.disable()  # a caller that paused it keeps it paused
+    try:
+        report(demo_benchmark)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 # --- one field ---------------------------------------------------------------------------------
