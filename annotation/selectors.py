@@ -28,14 +28,34 @@ from .models import (
 )
 from .tasks import Question, questions_for
 
-ASSIGNMENT_RELATED = (
-    "batch__benchmark",
-    "unit__item__group",
-    "unit__pair",
-    "unit__decision__judgment__response",
-    "unit__decision__requirement",
-    "unit__response",
-)
+ASSIGNMENT_RELATED = ("batch__benchmark", "unit")
+
+
+def unit_relations(unit: BatchUnit) -> list[str]:
+    """The relations of a unit its item page and its answers read: those the unit has."""
+    related = []
+    if unit.item_id is not None:
+        related.append("item__group")
+    if unit.pair_id is not None:
+        related.append("pair")
+    if unit.decision_id is not None:
+        related += ["decision__judgment__response", "decision__requirement"]
+    if unit.response_id is not None:
+        related.append("response")
+    return related
+
+
+def with_unit_content(assignment: Assignment | None) -> Assignment | None:
+    """The assignment with its unit's item, pair, judge decision or response loaded.
+
+    A second small join rather than one over the relations of every task kind: PostgreSQL
+    spent 8-10 ms planning that 12-table join (0.6 ms running it) on every item shown."""
+    if assignment is not None:
+        related = unit_relations(assignment.unit)
+        if related:
+            assignment.unit = BatchUnit.objects.select_related(*related).get(
+                pk=assignment.unit_id)
+    return assignment
 
 
 def assignment_for(user: AbstractBaseUser, pk: int, *, with_unit: bool = True) -> Assignment:
@@ -43,9 +63,10 @@ def assignment_for(user: AbstractBaseUser, pk: int, *, with_unit: bool = True) -
     only its batch: enough to answer it, as the services load the unit themselves."""
     related = ASSIGNMENT_RELATED if with_unit else ("batch__benchmark",)
     try:
-        return Assignment.objects.select_related(*related).get(pk=pk, annotator=user)
+        assignment = Assignment.objects.select_related(*related).get(pk=pk, annotator=user)
     except Assignment.DoesNotExist:
         raise Http404("no such assignment") from None
+    return with_unit_content(assignment) if with_unit else assignment
 
 
 def batch_for_annotator(user: AbstractBaseUser, pk: int) -> Batch:
@@ -57,20 +78,21 @@ def batch_for_annotator(user: AbstractBaseUser, pk: int) -> Batch:
 
 
 def next_assignment(user: AbstractBaseUser, batch: Batch) -> Assignment | None:
-    return (Assignment.objects.select_related(*ASSIGNMENT_RELATED)
-            .filter(batch=batch, annotator=user, status=AssignmentStatus.PENDING)
-            .order_by("position").first())
+    return with_unit_content(
+        Assignment.objects.select_related(*ASSIGNMENT_RELATED)
+        .filter(batch=batch, annotator=user, status=AssignmentStatus.PENDING)
+        .order_by("position").first())
 
 
 def next_in_queue(user: AbstractBaseUser, batch_id: int) -> tuple[Batch, Assignment | None]:
-    """The user's batch and their next pending assignment in it. While the queue has one, that
-    is one query: the assignment proves the batch is theirs and brings it along."""
+    """The user's batch and their next pending assignment in it. While the queue has one, the
+    assignment proves the batch is theirs and brings it along."""
     assignment = (Assignment.objects.select_related(*ASSIGNMENT_RELATED)
                   .filter(batch_id=batch_id, annotator=user, status=AssignmentStatus.PENDING)
                   .order_by("position").first())
     if assignment is None:
         return batch_for_annotator(user, batch_id), None
-    return assignment.batch, assignment
+    return assignment.batch, with_unit_content(assignment)
 
 
 def previous_assignment(user: AbstractBaseUser, batch: Batch,
@@ -84,8 +106,8 @@ def previous_assignment(user: AbstractBaseUser, batch: Batch,
             Q(completed_at__lt=before.completed_at)
             | Q(completed_at=before.completed_at, pk__lt=before.pk)
         )
-    return (finished.select_related(*ASSIGNMENT_RELATED)
-            .order_by("-completed_at", "-pk").first())
+    return with_unit_content(finished.select_related(*ASSIGNMENT_RELATED)
+                             .order_by("-completed_at", "-pk").first())
 
 
 def skipped_assignments(user: AbstractBaseUser, batch: Batch) -> list[Assignment]:

@@ -15,7 +15,7 @@ from django.http import Http404
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from . import summaries
+from . import selectors, summaries
 from .models import (
     Adjudication,
     Assignment,
@@ -30,7 +30,6 @@ from .models import (
     Submission,
     TaskKind,
 )
-from .selectors import questions_for_assignment
 from .tasks import Candidate, Filters, Question, TaskSpec, task_spec
 
 
@@ -261,17 +260,15 @@ def label_submit(*, assignment: Assignment, annotator: AbstractBaseUser, answers
     answer becomes a LabelEvent; the current Label moves to it.
     """
     _check_owner(assignment, annotator)
-    # Serialise submissions on one assignment (double clicks, two tabs). Lock the assignment
-    # row only: PostgreSQL refuses FOR UPDATE on the nullable side of the outer joins below.
-    assignment = _locked(Assignment.objects.select_for_update(of=("self",)).select_related(
-        "unit__item__group", "unit__decision__judgment__response", "unit__response",
-        "batch__benchmark",
-    ), assignment.pk)
+    # Serialise submissions on one assignment (double clicks, two tabs): lock its row only.
+    assignment = selectors.with_unit_content(_locked(
+        Assignment.objects.select_for_update(of=("self",)).select_related(
+            *selectors.ASSIGNMENT_RELATED), assignment.pk))
     # Under the lock, so a retry sent while the first request is still writing finds it.
     existing = _existing_submission(client_id, annotator, assignment)
     if existing is not None:
         return existing
-    questions = questions_for_assignment(assignment)
+    questions = selectors.questions_for_assignment(assignment)
     expected = {q.answer_key: q for q in questions}
     unknown = sorted(set(answers) - set(expected))
     if unknown:

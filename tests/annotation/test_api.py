@@ -35,8 +35,9 @@ from judging.models import JudgeDecision
 from judging.models import Response as ModelResponse
 from tests.conftest import DEMO, FIXTURES, PASSWORD
 
-# Token look-up, batch, next assignment, requirements, English anchor, progress.
-NEXT_QUERIES = 6
+# Token look-up, batch, next assignment, its unit's content, requirements, English anchor,
+# progress.
+NEXT_QUERIES = 7
 # Token look-up, the aggregate over assignments, the batches in bulk.
 QUEUES_QUERIES = 3
 
