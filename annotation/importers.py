@@ -17,23 +17,39 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import CharField, Value
+from django.db.models import CharField, Model, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from judging.models import JudgeDecision, Judgment, PairJudgment, Protocol, Response
 from judging.raw_judge import RawJudgeError, parse_raw_judgment
 
-from . import summaries
-from .models import Benchmark, Group, Item, Label, LabelEvent, Pair, Requirement, Submission
+from . import bulksql, summaries
+from .models import (
+    AnnotatorTally,
+    Benchmark,
+    Group,
+    Item,
+    Label,
+    LabelEvent,
+    Pair,
+    PairTally,
+    PatternTally,
+    Requirement,
+    Submission,
+    UnitTally,
+)
 from .tasks import DIMENSION_NAME, TASKS, response_unit_key
 
 Progress = Callable[[int, int], None]
+# The tables a refresh of the agreement summaries writes.
+SUMMARY_MODELS = (UnitTally, PatternTally, AnnotatorTally, PairTally)
 MAX_REPORTED_PROBLEMS = 50
 RESOURCE_LEVELS = ("high", "medium", "low")
 # A longer line is refused before it is parsed (setting ACCORD_IMPORT_MAX_LINE_BYTES).
@@ -137,8 +153,10 @@ def read_jsonl(data: bytes, problems: Problems) -> list[tuple[int, dict[str, Any
             continue
         marked_before = _JsonObject.marked
         try:
-            obj = json.loads(text, object_pairs_hook=_JsonObject.from_pairs,
-                             parse_constant=_NonFinite)
+            if text.startswith("\ufeff"):  # what json.loads refuses before decoding
+                raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)",
+                                           text, 0)
+            obj = _DECODER.decode(text)
         except json.JSONDecodeError as exc:
             problems.add(number, "", f"invalid JSON ({exc.msg} at column {exc.colno})")
             continue
@@ -166,32 +184,42 @@ def read_jsonl(data: bytes, problems: Problems) -> list[tuple[int, dict[str, Any
     return records
 
 
-# What a line must contain for `_bad_json_values` to find anything in it (besides a key given
-# twice, which the parser reports): NaN or an infinity, a number that overflows a float, an
+# What a line must contain for `_bad_json_values` to find anything in it that the parser has
+# not marked already (a key given twice, NaN or an infinity, a float that overflows): an
 # escaped NUL or surrogate (raw ones cannot survive UTF-8 decoding and the JSON parser).
-_SUSPECT = re.compile(r"NaN|Infinity|\d[eE]|\d{300}|\\u0000|\\u[dD][89a-fA-F]")
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 
 
 def _may_hold_bad_values(text: str) -> bool:
     """False when walking the parsed line cannot find a bad value: the walk is most of the
-    cost of reading a large file, and almost every line is clean."""
+    cost of reading a large file, and almost every line is clean. (A substring test first:
+    a regular expression tried at every character of a long line costs more than parsing.)"""
     return (text.count("{") + text.count("[") > MAX_JSON_DEPTH
-            or _SUSPECT.search(text) is not None)
+            or ("\\u" in text and _SUSPECT_ESCAPE.search(text) is not None))
 
 
 class _NonFinite:
     """What the JSON parser makes of NaN, Infinity and -Infinity (which are not JSON)."""
 
     def __init__(self, name: str) -> None:
+        _JsonObject.marked += 1
         self.name = name
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999: marked for the walk, which reports it
+        _JsonObject.marked += 1
+    return value
 
 
 class _JsonObject(dict):
     """A parsed JSON object that remembers the keys it was given more than once."""
 
     duplicates: tuple[str, ...] = ()
-    # How many were made: a line that made none needs no walk for duplicate keys. (Another
-    # thread's import can only raise it, which costs a walk, never a missed problem.)
+    # How many lines' values need the walk (a key given twice, NaN, an infinity, a float
+    # that overflows): a line that raised it by none needs no walk. (Another thread's
+    # import can only raise it, which costs a walk, never a missed problem.)
     marked = 0
 
     @classmethod
@@ -205,6 +233,11 @@ class _JsonObject(dict):
         marked.duplicates = tuple(dict.fromkeys(k for k, _ in pairs
                                                 if k in seen or seen.add(k)))
         return marked
+
+
+# One decoder for every line (json.loads with hooks builds a new one per call).
+_DECODER = json.JSONDecoder(object_pairs_hook=_JsonObject.from_pairs,
+                            parse_constant=_NonFinite, parse_float=_parse_float)
 
 
 def _field_name(key: str) -> str:
@@ -272,7 +305,7 @@ def _string(obj: dict, key: str, line: int, problems: Problems, *, required: boo
     if not isinstance(value, str):
         problems.add(line, f"{at}{key}", f"expected a string, got {_json_type(value)}")
         return None
-    if not allow_empty and not value.strip():
+    if not allow_empty and (not value or value.isspace()):  # no copy of a long text
         if required:
             problems.add(line, f"{at}{key}", "empty")
         return None
@@ -317,17 +350,20 @@ def _existing_benchmark(name: str, file_name: str) -> Benchmark:
 STATISTICS_AFTER_ROWS = 10_000
 
 
-def _update_planner_statistics(summary: ImportSummary) -> None:
-    """After a bulk load, let the database's planner see the new table sizes, as autovacuum
-    would a little later on PostgreSQL (and SQLite never does by itself): without them it
-    scans whole tables where one index lookup does (a judge decision's lookup went from
-    0.3 ms to 400 ms on a freshly loaded PostgreSQL)."""
+def _update_planner_statistics(summary: ImportSummary, models: tuple[type[Model], ...]) -> None:
+    """After a bulk load, let the database's planner see the new sizes of the tables the
+    import wrote (`models`), as autovacuum would a little later on PostgreSQL (and SQLite
+    never does by itself): without them it scans whole tables where one index lookup does (a
+    judge decision's lookup went from 0.3 ms to 400 ms on a freshly loaded PostgreSQL).
+    Those tables only: ANALYZE of the whole database took a second once it held a million
+    labels, more than the rest of a benchmark import."""
     if sum(summary.created.values()) < STATISTICS_AFTER_ROWS:
         return
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             cursor.execute("PRAGMA analysis_limit=1000")  # sample, don't read every row
-        cursor.execute("ANALYZE")
+        for model in models:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
 def _refresh_summaries(benchmark: Benchmark, summary: ImportSummary,
@@ -390,8 +426,12 @@ def import_benchmark(*, data: bytes, file_name: str, benchmark_name: str,
         benchmark = _benchmark_for_write(benchmark_name)
         _write_benchmark(benchmark, lines, summary)
         _refresh_summaries(benchmark, summary, ("groups", "requirements", "items"))
-    _update_planner_statistics(summary)
+    _update_planner_statistics(summary, (Group, Requirement, Item))
     return summary
+
+
+# As json.dumps(meta, ensure_ascii=False), without building an encoder per line.
+_META_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 def _parse_item_line(number: int, obj: dict, problems: Problems) -> _ItemLine | None:
@@ -423,7 +463,7 @@ def _parse_item_line(number: int, obj: dict, problems: Problems) -> _ItemLine | 
         group=group or key, subset=subset or "", seed=seed or "",
         core_instruction=core or "", input_material=material or "",
         resource_level=level or settings.ACCORD_RESOURCE_LEVELS.get(language.split("-")[0], ""),
-        meta_json=json.dumps(meta, ensure_ascii=False) if meta is not None else "",
+        meta_json=_META_ENCODER.encode(meta) if meta is not None else "",
         requirements=requirements,
     )
 
@@ -512,11 +552,15 @@ def _check_against_database(benchmark: Benchmark, lines: list[_ItemLine],
     ):
         taken[(group, language)] = key
         keys_of_group[group].add(key)
+    # Only the groups the file carries but not all of have their requirements compared.
+    partial = sorted({line.group for line in lines
+                      if line.group in keys_of_group and keys_of_group[line.group] - in_file})
     stored_requirements: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for group, key, text in Requirement.objects.filter(group__benchmark=benchmark).order_by(
-        "group_id", "position"
-    ).values_list("group__key", "key", "text"):
-        stored_requirements[group].append((key, text))
+    for start in range(0, len(partial), 500):
+        for group, key, text in Requirement.objects.filter(
+            group__benchmark=benchmark, group__key__in=partial[start:start + 500]
+        ).order_by("group_id", "position").values_list("group__key", "key", "text"):
+            stored_requirements[group].append((key, text))
     checked_groups: set[str] = set()
     for line in lines:
         holder = taken.get((line.group, line.language))
@@ -538,62 +582,62 @@ def _check_against_database(benchmark: Benchmark, lines: list[_ItemLine],
 
 
 def _write_benchmark(benchmark: Benchmark, lines: list[_ItemLine], summary: ImportSummary) -> None:
-    # Whole-benchmark reads instead of `key__in` lists: a large file would exceed the
-    # database's limit on query parameters.
-    groups = {g.key: g for g in Group.objects.filter(benchmark=benchmark)}
+    # Tuples, not model instances, and new rows by raw SQL (as for labels): building and
+    # saving instances was most of the time of a large benchmark file. Whole-benchmark reads
+    # of keys instead of `key__in` lists: a large file would exceed the database's limit on
+    # query parameters.
     group_lines: dict[str, _ItemLine] = {}
     for line in lines:
         group_lines.setdefault(line.group, line)
-    new_groups, changed_groups = [], []
-    for key, line in group_lines.items():
-        group = groups.get(key)
-        if group is None:
-            new_groups.append(Group(benchmark=benchmark, key=key, seed_key=line.seed,
-                                    subset=line.subset))
-        elif (group.seed_key, group.subset) != (line.seed, line.subset):
-            group.seed_key, group.subset = line.seed, line.subset
-            changed_groups.append(group)
-    Group.objects.bulk_create(new_groups, batch_size=1000)
-    Group.objects.bulk_update(changed_groups, ["seed_key", "subset"], batch_size=1000)
-    summary.count("groups", created=len(new_groups), updated=len(changed_groups))
-    groups = {g.key: g for g in Group.objects.filter(benchmark=benchmark)
-              if g.key in group_lines}
+    stored = {key: (pk, seed, subset) for key, pk, seed, subset in Group.objects.filter(
+        benchmark=benchmark).values_list("key", "pk", "seed_key", "subset")}
+    new = [(benchmark.pk, key, line.seed, line.subset) for key, line in group_lines.items()
+           if key not in stored]
+    changed = [(line.seed, line.subset, group[0]) for key, line in group_lines.items()
+               if (group := stored.get(key)) is not None
+               and (group[1], group[2]) != (line.seed, line.subset)]
+    new_ids = _insert_rows(Group, ("benchmark", "key", "seed_key", "subset"), new,
+                           returning_ids=True)
+    _update_rows(Group, ("seed_key", "subset"), changed)
+    summary.count("groups", created=len(new), updated=len(changed))
+    group_ids = {key: stored[key][0] for key in group_lines if key in stored}
+    group_ids.update((row[1], pk) for pk, row in zip(new_ids, new, strict=True))
 
-    _write_requirements(groups, group_lines, summary)
-    _write_items(benchmark, groups, lines, summary)
+    _write_requirements(group_ids, group_lines, summary)
+    _write_items(benchmark, group_ids, lines, summary)
 
 
-def _write_requirements(groups: dict[str, Group], group_lines: dict[str, _ItemLine],
+REQUIREMENT_FIELDS_WRITTEN = ("text", "category", "dimension", "position")
+
+
+def _write_requirements(group_ids: dict[str, int], group_lines: dict[str, _ItemLine],
                         summary: ImportSummary) -> None:
-    benchmark_id = next(iter(groups.values())).benchmark_id if groups else None
-    group_ids = {g.pk for g in groups.values()}
-    existing: dict[tuple[int, str], Requirement] = {
-        (r.group_id, r.key): r
-        for r in Requirement.objects.filter(group__benchmark_id=benchmark_id)
-        if r.group_id in group_ids
-    }
+    # Only groups that existed before this import can have stored requirements.
+    existing: dict[tuple[int, str], tuple] = {}
+    for chunk in _chunks(sorted(group_ids.values())):
+        for pk, group_id, key, *values in Requirement.objects.filter(
+            group_id__in=chunk
+        ).values_list("pk", "group_id", "key", *REQUIREMENT_FIELDS_WRITTEN):
+            existing[(group_id, key)] = (pk, tuple(values))
     keep: set[tuple[int, str]] = set()
     new, changed = [], []
     for key, line in group_lines.items():
-        group = groups[key]
+        group_id = group_ids[key]
         for position, req in enumerate(line.requirements, start=1):
-            ident = (group.pk, req["id"])
+            ident = (group_id, req["id"])
             keep.add(ident)
+            values = (req["text"], req["category"], req["dimension"], position)
             current = existing.get(ident)
-            values = {"text": req["text"], "category": req["category"],
-                      "dimension": req["dimension"], "position": position}
             if current is None:
-                new.append(Requirement(group=group, key=req["id"], **values))
-            elif any(getattr(current, k) != v for k, v in values.items()):
-                for k, v in values.items():
-                    setattr(current, k, v)
-                changed.append(current)
-    stale = [r.pk for ident, r in existing.items() if ident not in keep]
+                new.append((group_id, req["id"], *values))
+            elif current[1] != values:
+                changed.append((*values, current[0]))
+    stale = [pk for ident, (pk, _) in existing.items() if ident not in keep]
     for start in range(0, len(stale), 500):
+        # The ORM's delete: it cascades to the requirement's judge decisions.
         Requirement.objects.filter(pk__in=stale[start:start + 500]).delete()
-    Requirement.objects.bulk_create(new, batch_size=1000)
-    Requirement.objects.bulk_update(changed, ["text", "category", "dimension", "position"],
-                                    batch_size=1000)
+    _insert_rows(Requirement, ("group", "key", *REQUIREMENT_FIELDS_WRITTEN), new)
+    _update_rows(Requirement, REQUIREMENT_FIELDS_WRITTEN, changed)
     summary.count("requirements", created=len(new), updated=len(changed) + len(stale))
 
 
@@ -601,34 +645,37 @@ ITEM_FIELDS = ("group", "language", "instruction", "core_instruction", "input_ma
                "resource_level", "meta_json", "line_number")
 
 
-def _write_items(benchmark: Benchmark, groups: dict[str, Group], lines: list[_ItemLine],
+def _write_items(benchmark: Benchmark, group_ids: dict[str, int], lines: list[_ItemLine],
                  summary: ImportSummary) -> None:
-    existing = {i.key: i for i in Item.objects.filter(benchmark=benchmark)}
-    existing_slots = {key: (i.group_id, i.language) for key, i in existing.items()}
-    new, changed = [], []
+    ids = dict(Item.objects.filter(benchmark=benchmark).values_list("key", "pk"))
+    in_file = sorted(ids[line.key] for line in lines if line.key in ids)
+    existing: dict[str, tuple[int, tuple]] = {}
+    for chunk in _chunks(in_file):
+        for pk, key, *values in Item.objects.filter(pk__in=chunk).values_list(
+                "pk", "key", *(f"{name}_id" if name == "group" else name
+                               for name in ITEM_FIELDS)):
+            existing[key] = (pk, tuple(values))
+    new, changed, moved = [], [], []
     for line in lines:
-        values = {"group": groups[line.group], "language": line.language,
-                  "instruction": line.instruction, "core_instruction": line.core_instruction,
-                  "input_material": line.input_material, "resource_level": line.resource_level,
-                  "meta_json": line.meta_json, "line_number": line.line}
-        item = existing.get(line.key)
-        if item is None:
-            new.append(Item(benchmark=benchmark, key=line.key, **values))
-        elif any(getattr(item, k) != v for k, v in values.items()):
-            for k, v in values.items():
-                setattr(item, k, v)
-            changed.append(item)
-    moved = [i.pk for i in changed
-             if (i.group_id, i.language) != (existing_slots[i.key])]
+        values = (group_ids[line.group], line.language, line.instruction,
+                  line.core_instruction, line.input_material, line.resource_level,
+                  line.meta_json, line.line)
+        stored = existing.get(line.key)
+        if stored is None:
+            new.append((benchmark.pk, line.key, *values))
+        elif stored[1] != values:
+            changed.append((*values, stored[0]))
+            if stored[1][:2] != values[:2]:
+                moved.append(stored[0])
     for start in range(0, len(moved), 500):
         # An item changing group or language may take a slot another changed item is leaving;
-        # park the moving rows on unique placeholder languages so the bulk update cannot
-        # trip the one-language-per-group constraint halfway through.
+        # park the moving rows on unique placeholder languages so the updates cannot trip
+        # the one-language-per-group constraint halfway through.
         Item.objects.filter(pk__in=moved[start:start + 500]).update(
             language=Concat(Value("~"), Cast("pk", output_field=CharField()))
         )
-    Item.objects.bulk_create(new, batch_size=1000)
-    Item.objects.bulk_update(changed, list(ITEM_FIELDS), batch_size=1000)
+    _insert_rows(Item, ("benchmark", "key", *ITEM_FIELDS), new)
+    _update_rows(Item, ITEM_FIELDS, changed)
     summary.count("items", created=len(new), updated=len(changed))
 
 
@@ -703,7 +750,7 @@ def import_responses(*, data: bytes, file_name: str, benchmark_name: str,
     with transaction.atomic():
         _write_responses(lines, requirement_keys, summary)
         _refresh_summaries(benchmark, summary, ("decisions",))
-    _update_planner_statistics(summary)
+    _update_planner_statistics(summary, (Response, Judgment, JudgeDecision))
     return summary
 
 
@@ -847,7 +894,6 @@ def _write_responses(lines: list[_ResponseLine], requirement_keys: dict[int, lis
     # Only the rows this file can touch are read, as tuples, and new rows go in by raw SQL:
     # a file adding half a million decisions to a benchmark that holds as many must not
     # load the stored ones (with their texts) as model instances.
-    quote = connection.ops.quote_name
     item_ids = sorted({line.item.pk for line in lines})
     existing: dict[tuple[int, str], tuple[int, str, int]] = {}
     for chunk in _chunks(item_ids):
@@ -862,8 +908,7 @@ def _write_responses(lines: list[_ResponseLine], requirement_keys: dict[int, lis
                and (stored[1], stored[2]) != (line.text, line.line)]
     new_ids = _insert_rows(Response, ("item", "model", "text", "line_number"), new,
                            returning_ids=True)
-    _execute_many(f"UPDATE {quote(Response._meta.db_table)} SET text = %s, "  # noqa: S608 - names from the model
-                  "line_number = %s WHERE id = %s", changed)
+    _update_rows(Response, ("text", "line_number"), changed)
     summary.count("responses", created=len(new), updated=len(changed))
     response_ids = {key: stored[0] for key, stored in existing.items()}
     response_ids.update({(item_id, model): pk
@@ -888,8 +933,7 @@ def _write_responses(lines: list[_ResponseLine], requirement_keys: dict[int, lis
                 changed_j.append((jl.score, jl.raw, stored[0]))
     new_j_ids = _insert_rows(Judgment, ("response", "judge", "protocol", "dimension", "score",
                                         "raw"), new_j, returning_ids=True)
-    _execute_many(f"UPDATE {quote(Judgment._meta.db_table)} SET score = %s, raw = %s "  # noqa: S608 - names from the model
-                  "WHERE id = %s", changed_j)
+    _update_rows(Judgment, ("score", "raw"), changed_j)
     summary.count("judgments", created=len(new_j), updated=len(changed_j))
     judgment_ids.update({row[:4]: pk for pk, row in zip(new_j_ids, new_j, strict=True)})
 
@@ -915,21 +959,14 @@ def _write_responses(lines: list[_ResponseLine], requirement_keys: dict[int, lis
                 elif (stored_d[1], stored_d[2]) != (verdict, observation):
                     changed_d.append((verdict, observation, stored_d[0]))
     _insert_rows(JudgeDecision, ("judgment", "requirement", "decision", "observation"), new_d)
-    _execute_many(f"UPDATE {quote(JudgeDecision._meta.db_table)} SET decision = %s, "  # noqa: S608 - names from the model
-                  "observation = %s WHERE id = %s", changed_d)
+    _update_rows(JudgeDecision, ("decision", "observation"), changed_d)
     summary.count("decisions", created=len(new_d), updated=len(changed_d))
 
 
-def _chunks(values: list[int], size: int = 500) -> Iterator[list[int]]:
+def _chunks(values: list, size: int = 500) -> Iterator[list]:
     """`id__in` lists short enough for every backend's limit on query parameters."""
     for start in range(0, len(values), size):
         yield values[start:start + size]
-
-
-def _execute_many(sql: str, rows: list[tuple]) -> None:
-    if rows:
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, rows)
 
 
 # --- 3. pairs -------------------------------------------------------------------------------
@@ -1035,7 +1072,7 @@ def import_pairs(*, data: bytes, file_name: str, benchmark_name: str,
         PairJudgment.objects.bulk_update(changed_j, ["preference"], batch_size=1000)
         summary.count("pair judgments", created=len(new_j), updated=len(changed_j))
         _refresh_summaries(benchmark, summary, ("pairs",))
-    _update_planner_statistics(summary)
+    _update_planner_statistics(summary, (Pair, PairJudgment))
     return summary
 
 
@@ -1062,7 +1099,9 @@ def import_labels(*, data: bytes, file_name: str, benchmark_name: str,
     problems = Problems(file_name)
     benchmark = _existing_benchmark(benchmark_name, file_name)
     rows = _read_label_rows(data, problems)
-    units = UnitIndex(benchmark)
+    # Judge decisions are many: read only those of the items the file's units name.
+    units = UnitIndex(benchmark, judged_items={row.unit.partition("|")[0] for row in rows
+                                               if row.task == "judge_agreement"})
     first_line: dict[tuple[str, str, str, str], int] = {}
     valid: list[_LabelRow] = []
     for done, row in enumerate(rows, start=1):
@@ -1106,7 +1145,8 @@ def import_labels(*, data: bytes, file_name: str, benchmark_name: str,
     with transaction.atomic():
         _write_labels(benchmark, valid, refs, summary)
         summaries.refresh_units(benchmark, {(row.task, row.unit) for row in valid})
-    _update_planner_statistics(summary)
+    _update_planner_statistics(summary, (Label, LabelEvent, Submission, get_user_model(),
+                                         *SUMMARY_MODELS))
     return summary
 
 
@@ -1159,11 +1199,13 @@ def _read_label_rows(data: bytes, problems: Problems) -> list[_LabelRow]:
                 name = next(n for n, v in values.items() if "\x00" in v)
                 problems.add(start, name, "contains a NUL character")
                 continue
-            rows.append(_LabelRow(line=start, task=values["task"].strip(),
+            # Interned: a million rows hold a few dozen distinct tasks, annotators, fields
+            # and values, and a string object each would be a hundred megabytes.
+            rows.append(_LabelRow(line=start, task=intern(values["task"].strip()),
                                   unit=values["unit"].strip(),
-                                  annotator=values["annotator"].strip(),
-                                  field=values["field"].strip(),
-                                  value=values["value"].strip().lower(),
+                                  annotator=intern(values["annotator"].strip()),
+                                  field=intern(values["field"].strip()),
+                                  value=intern(values["value"].strip().lower()),
                                   note=values.get("note", "")))
     except csv.Error as exc:
         hint = ("; a quote opened in this record is never closed"
@@ -1174,7 +1216,7 @@ def _read_label_rows(data: bytes, problems: Problems) -> list[_LabelRow]:
     return rows
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UnitRefs:
     """What a label's unit points to, stored on the label so reports can group labels by
     language, subset, requirement category or model with joins instead of parsing keys."""
@@ -1189,8 +1231,10 @@ class UnitIndex:
     """Answers 'does this unit exist in the benchmark, and what does it point to?' for every
     task kind, loading each kind of unit once."""
 
-    def __init__(self, benchmark: Benchmark) -> None:
+    def __init__(self, benchmark: Benchmark, *, judged_items: set[str] | None = None) -> None:
+        """`judged_items`: when given, the only items whose judge decisions are asked about."""
         self.benchmark = benchmark
+        self.judged_items = judged_items
         self._items: dict[str, tuple[str, int, int]] | None = None
         self._requirements: dict[tuple[int, str], int] | None = None
         self._pairs: dict[str, int] | None = None
@@ -1224,16 +1268,24 @@ class UnitIndex:
         if self._decisions is None:
             from .tasks import judge_unit_key
 
-            rows = JudgeDecision.objects.filter(
+            decisions = JudgeDecision.objects.filter(
                 judgment__response__item__benchmark=self.benchmark,
-                judgment__protocol=Protocol.REQUIREMENTS,
-            ).values_list("judgment__response__item__key", "judgment__response__model",
-                          "requirement__key", "judgment__judge",
-                          "judgment__response__item_id", "requirement_id")
+                judgment__protocol=Protocol.REQUIREMENTS)
+            if self.judged_items is None:
+                selections = [decisions]
+            else:
+                item_ids = sorted(self.items[key][2] for key in self.judged_items
+                                  if key in self.items)
+                selections = [decisions.filter(judgment__response__item_id__in=chunk)
+                              for chunk in _chunks(item_ids)]
             self._decisions = {
                 judge_unit_key(item, model, req, judge): UnitRefs(
                     item_id=item_id, requirement_id=req_id, model=model)
-                for item, model, req, judge, item_id, req_id in rows
+                for selection in selections
+                for item, model, req, judge, item_id, req_id in selection.values_list(
+                    "judgment__response__item__key", "judgment__response__model",
+                    "requirement__key", "judgment__judge", "judgment__response__item_id",
+                    "requirement_id")
             }
         return self._decisions
 
@@ -1312,13 +1364,17 @@ def _write_labels(benchmark: Benchmark, rows: list[_LabelRow],
         for name in names
     }
     # Tuples, not model instances: a labels file of a million rows is compared with the
-    # labels already stored, and instances cost ~1 KB and ~10 us each.
+    # labels already stored, and instances cost ~1 KB and ~10 us each. One pass over the
+    # stored labels (looking them up by unit, a query per few hundred units, made PostgreSQL
+    # scan the table each time), keeping only those of the file's units.
+    file_units = {(row.task, row.unit) for row in rows}
     current = {
         (task, unit, annotator, field_name): (pk, value, note)
         for pk, task, unit, annotator, field_name, value, note in Label.objects.filter(
             benchmark=benchmark, annotator__in=users.values()
         ).values_list("pk", "task", "unit", "annotator_id", "field", "value", "note").iterator(
             chunk_size=10_000)
+        if (task, unit) in file_units
     }
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     new: list[tuple] = []
@@ -1336,15 +1392,17 @@ def _write_labels(benchmark: Benchmark, rows: list[_LabelRow],
             changed.append((stored[0], annotator, row.value, row.note))
     # Raw SQL: Django's bulk_create spends most of an import's time building and preparing
     # model instances; these rows are already validated and complete.
-    new_ids = _insert_rows(Label, LABEL_INSERT_FIELDS, new, returning_ids=True)
-    _execute_many(f"UPDATE {connection.ops.quote_name(Label._meta.db_table)} "  # noqa: S608 - names from the model
-                  "SET value = %s, note = %s, updated_at = %s WHERE id = %s",
-                  [(value, note, now, pk) for pk, _, value, note in changed])
-    events = [(pk, submissions[row[3]], row[5], row[6], now)
-              for pk, row in zip(new_ids, new, strict=True)]
-    events += [(pk, submissions[annotator], value, note, now)
-               for pk, annotator, value, note in changed]
-    _insert_rows(LabelEvent, ("label", "submission", "value", "note", "created_at"), events)
+    event_fields = ("label", "submission", "value", "note", "created_at")
+    for start in range(0, len(new), INSERT_CHUNK):
+        # A chunk's events right after its labels: no list of every new id and event.
+        chunk = new[start:start + INSERT_CHUNK]
+        ids = _insert_rows(Label, LABEL_INSERT_FIELDS, chunk, returning_ids=True)
+        _insert_rows(LabelEvent, event_fields, [(pk, submissions[row[3]], row[5], row[6], now)
+                                                for pk, row in zip(ids, chunk, strict=True)])
+    _update_rows(Label, ("value", "note", "updated_at"),
+                 [(value, note, now, pk) for pk, _, value, note in changed])
+    _insert_rows(LabelEvent, event_fields, [(pk, submissions[annotator], value, note, now)
+                                            for pk, annotator, value, note in changed])
     used = {row[3] for row in new} | {annotator for _, annotator, _, _ in changed}
     Submission.objects.filter(pk__in=[pk for annotator, pk in submissions.items()
                                       if annotator not in used]).delete()
@@ -1353,6 +1411,10 @@ def _write_labels(benchmark: Benchmark, rows: list[_LabelRow],
 
 LABEL_INSERT_FIELDS = ("benchmark", "task", "unit", "annotator", "field", "value", "note",
                        "updated_at", "item", "requirement", "pair", "model")
+
+
+# --- raw writes ----------------------------------------------------------------------------
+
 # Rows per multi-row INSERT: under SQLite's and PostgreSQL's limits on query parameters.
 INSERT_CHUNK = 1000
 
@@ -1366,20 +1428,29 @@ def _insert_rows(model: type, fields: tuple[str, ...], rows: list[tuple], *,
     quote = connection.ops.quote_name
     columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)
     table = quote(model._meta.db_table)
+    returning = " RETURNING id" if returning_ids else ""
     ids: list[int] = []
-    with connection.cursor() as cursor:
-        if not returning_ids:
-            placeholders = ", ".join(["%s"] * len(fields))
-            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608 - names from the model
-                               rows)
-            return ids
-        one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    with bulksql.bulk_cursor() as cursor:
         for start in range(0, len(rows), INSERT_CHUNK):
             chunk = rows[start:start + INSERT_CHUNK]
             # Both backends return the rows of a multi-row VALUES in order (as Django's own
             # bulk_create relies on).
-            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES "  # noqa: S608 - names from the model
-                           f"{', '.join([one] * len(chunk))} RETURNING id",
+            cursor.execute(f"INSERT INTO {table} ({columns}) "  # noqa: S608 - names from the model
+                           f"VALUES {bulksql.bulk_values(len(chunk), len(fields))}{returning}",
                            [value for row in chunk for value in row])
-            ids.extend(pk for (pk,) in cursor.fetchall())
+            if returning_ids:
+                ids.extend(pk for (pk,) in cursor.fetchall())
     return ids
+
+
+def _update_rows(model: type, fields: tuple[str, ...], rows: list[tuple]) -> None:
+    """UPDATE `model`'s rows: each row is the new values of `fields`, then the row's id."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    params = bulksql.bulk_params(len(fields) + 1)
+    assignments = ", ".join(f"{quote(model._meta.get_field(name).column)} = {param}"
+                            for name, param in zip(fields, params, strict=False))
+    with bulksql.bulk_cursor() as cursor:
+        cursor.executemany(f"UPDATE {quote(model._meta.db_table)} SET {assignments} "  # noqa: S608 - names from the model
+                           f"WHERE id = {params[-1]}", rows)

@@ -27,6 +27,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Model, Q, QuerySet
 
+from .bulksql import bulk_cursor, bulk_params, bulk_values
 from .models import (
     SLICE_FIELDS,
     AnnotatorTally,
@@ -234,29 +235,133 @@ def _refresh_few(benchmark: Benchmark, keys: list[UnitKey]) -> None:
 
 
 def _refresh_bulk(benchmark: Benchmark, keys: set[UnitKey] | None) -> None:
+    """Refresh `keys` (None: every unit with labels or a tally) under a table lock, a step of
+    units at a time: only one step's labels and tallies are in memory (reading every unit of
+    a million labels at once took gigabytes), and the histogram changes they add up to are a
+    few thousand cells, written at the end."""
     _lock_tables()
-    labels = Label.objects.filter(benchmark=benchmark)
-    if keys is not None:
-        labels = labels.filter(task__in={task for task, _ in keys})
-    states = states_from_labels(labels, benchmark=benchmark)
-    tallies = {(t.task, t.unit): t for t in UnitTally.objects.filter(benchmark=benchmark)
-               .only("task", "unit", "votes", *SLICE_FIELDS).iterator(chunk_size=5000)
-               if keys is None or (t.task, t.unit) in keys}
-    if keys is None:
-        keys = set(states) | set(tallies)
-    states = {k: v for k, v in states.items() if k in keys}
-    new = [UnitTally(benchmark=benchmark, task=task, unit=unit)
-           for task, unit in keys if (task, unit) not in tallies]
-    for tally in new:
-        tallies[(tally.task, tally.unit)] = tally
+    delta: Counter = Counter()
+    for step in _steps(sorted(_all_units(benchmark) if keys is None else keys)):
+        delta.update(_refresh_step(benchmark, step))
+    _add_bulk(benchmark, delta)
+
+
+# Units per step of a bulk refresh: each step reads its units' labels and tallies with one
+# query each, which PostgreSQL answers by scanning the table (a step of a few thousand
+# units took 100 ms), so steps are large.
+_BULK_STEP = 20_000
+
+
+def _steps(keys: list[UnitKey]) -> Iterator[list[UnitKey]]:
+    """`keys` (sorted) in steps of at most _BULK_STEP units, whose judge decisions lie on at
+    most BULK_THRESHOLD items: _judge_decisions then looks those items up instead of reading
+    every decision of the benchmark. (A judge_agreement unit starts with its item's key.)"""
+    step: list[UnitKey] = []
+    items: set[str] = set()
+    for task, unit in keys:
+        item = unit.partition("|")[0] if task == TaskKind.JUDGE_AGREEMENT else None
+        if step and (len(step) == _BULK_STEP or (
+                item is not None and item not in items and len(items) == BULK_THRESHOLD)):
+            yield step
+            step, items = [], set()
+        step.append((task, unit))
+        if item is not None:
+            items.add(item)
+    if step:
+        yield step
+
+
+def _all_units(benchmark: Benchmark) -> set[UnitKey]:
+    units = set(Label.objects.filter(benchmark=benchmark).order_by()
+                .values_list("task", "unit").distinct().iterator(chunk_size=5000))
+    units.update(UnitTally.objects.filter(benchmark=benchmark).order_by()
+                 .values_list("task", "unit").iterator(chunk_size=5000))
+    return units
+
+
+_TALLY_COLUMNS = ("votes", *SLICE_FIELDS)
+
+
+class _Tally:
+    """A UnitTally row as _difference reads and updates it: a model instance per unit cost
+    more than the rest of a bulk refresh. `pk` is None for a unit that has no row yet."""
+
+    __slots__ = ("pk", "task", "unit", *_TALLY_COLUMNS)
+
+    def __init__(self, pk: int | None, task: str, unit: str, votes: str = "{}",
+                 *attributes: str) -> None:
+        """A stored row's values in the order of ("pk", "task", "unit", *_TALLY_COLUMNS),
+        or only pk None, task and unit for a new one (no votes, no attributes)."""
+        self.pk, self.task, self.unit, self.votes = pk, task, unit, votes
+        for name, value in zip(SLICE_FIELDS, attributes or [""] * len(SLICE_FIELDS),
+                               strict=True):
+            setattr(self, name, value)
+
+
+def _refresh_step(benchmark: Benchmark, keys: list[UnitKey]) -> Counter:
+    """Bring the tallies of `keys` up to date with their labels; the histogram changes."""
+    by_task: dict[str, list[str]] = defaultdict(list)
+    for task, unit in keys:
+        by_task[task].append(unit)
+    tallies: dict[UnitKey, _Tally] = {}
+    for task, units in by_task.items():
+        for row in UnitTally.objects.filter(benchmark=benchmark, task=task, unit__in=units
+                                            ).values_list("pk", "task", "unit", *_TALLY_COLUMNS):
+            tallies[(row[1], row[2])] = _Tally(*row)
+    for task, unit in keys:
+        if (task, unit) not in tallies:
+            tallies[(task, unit)] = _Tally(None, task, unit)
+    states = states_from_labels(_label_filter(benchmark, keys), benchmark=benchmark)
     delta, changed = _difference(tallies, states)
-    stored = [t for t in changed if t.pk is not None]  # before bulk_create gives the new ids
-    UnitTally.objects.bulk_create([t for t in changed if t.pk is None], batch_size=1000)
-    if stored:
-        # Few after an import that only adds labels; many after one that moved units
-        # between languages or judge decisions: a CASE per row is fine for either.
-        UnitTally.objects.bulk_update(stored, ["votes", *SLICE_FIELDS], batch_size=1000)
-    _add(benchmark, delta)
+    _write_tallies(benchmark, changed)
+    return delta
+
+
+def _write_tallies(benchmark: Benchmark, tallies: list[_Tally]) -> None:
+    """INSERT the new tallies and UPDATE the stored ones (a large import creates one per
+    unit, hundreds of thousands)."""
+    quote = connection.ops.quote_name
+    table = quote(UnitTally._meta.db_table)
+    new = [(benchmark.pk, t.task, t.unit, *(getattr(t, c) for c in _TALLY_COLUMNS))
+           for t in tallies if t.pk is None]
+    stored = [(*(getattr(t, c) for c in _TALLY_COLUMNS), t.pk)
+              for t in tallies if t.pk is not None]
+    columns = ", ".join(quote(c) for c in ("benchmark_id", "task", "unit", *_TALLY_COLUMNS))
+    params = bulk_params(len(_TALLY_COLUMNS) + 1)
+    assignments = ", ".join(f"{quote(c)} = {p}" for c, p in zip(_TALLY_COLUMNS, params,
+                                                                strict=False))
+    with bulk_cursor() as cursor:
+        for start in range(0, len(new), _CHUNK):
+            chunk = new[start:start + _CHUNK]
+            # Identifiers come from the model, every value is a parameter.
+            cursor.execute(f"INSERT INTO {table} ({columns}) "  # noqa: S608
+                           f"VALUES {bulk_values(len(chunk), len(chunk[0]))}",
+                           [value for values in chunk for value in values])
+        if stored:
+            cursor.executemany(f"UPDATE {table} SET {assignments} "  # noqa: S608
+                               f"WHERE id = {params[-1]}", stored)
+
+
+def _add_bulk(benchmark: Benchmark, delta: Counter) -> None:
+    """What `_add` does, through bulk_cursor: a bulk refresh's changes run to tens of
+    thousands of cells, in statements of thousands of parameters."""
+    for tag, (model, names) in _TABLES.items():
+        rows = sorted((key[1:], n) for key, n in delta.items() if key[0] == tag and n)
+        if not rows:
+            continue
+        table = connection.ops.quote_name(model._meta.db_table)
+        quoted = [connection.ops.quote_name(c) for c in ("benchmark_id", *names)]
+        n_column = connection.ops.quote_name("n")
+        with bulk_cursor() as cursor:
+            for start in range(0, len(rows), _CHUNK):
+                chunk = rows[start:start + _CHUNK]
+                # Identifiers come from the models, every value is a parameter.
+                sql = (f"INSERT INTO {table} ({', '.join(quoted)}, {n_column}) "  # noqa: S608
+                       f"VALUES {bulk_values(len(chunk), len(quoted) + 1)} "
+                       f"ON CONFLICT ({', '.join(quoted)}) "
+                       f"DO UPDATE SET {n_column} = {table}.{n_column} + excluded.{n_column}")
+                cursor.execute(sql, [value for key, n in chunk
+                                     for value in (benchmark.pk, *key, n)])
 
 
 def _lock_tables() -> None:

@@ -194,3 +194,50 @@ def test_a_units_contributions_are_its_pattern_votes_and_pairs():
         ("pair", task, "clarity", 1, 3, "no", "yes"): 1,
         ("pair", task, "clarity", 2, 3, "yes", "yes"): 1,
     }
+
+
+@pytest.mark.django_db
+def test_bulk_refreshes_a_few_units_at_a_time_keep_the_summaries_exact(demo_benchmark,
+                                                                       make_batch, monkeypatch):
+    """Imports refresh many units in steps (bounded memory): with tiny steps, a labels file
+    imported in two halves (the second adding votes to stored tallies) and a re-import that
+    moves units between judge decisions still leave the summaries equal to a rebuild."""
+    monkeypatch.setattr(summaries, "BULK_THRESHOLD", 2)   # judge units of 2 items a step
+    monkeypatch.setattr(summaries, "_BULK_STEP", 5)
+    for n, kind in enumerate((TaskKind.JUDGE_AGREEMENT, TaskKind.INSTRUCTION_VALIDATION,
+                              TaskKind.REQUIREMENT_ASSESSMENT)):
+        answer_everything(make_batch(kind, seed=7, size=10, overlap=1.0), seed=n)
+    rows = sorted(Label.objects.filter(benchmark=demo_benchmark).values_list(
+        "task", "unit", "annotator__username", "field", "value", "note"))
+    assert len({(task, unit) for task, unit, *_ in rows}) > 5 * 3
+    lines = [",".join(("task", "unit", "annotator", "field", "value", "note"))]
+    lines += [",".join((task, unit, f"copy-{who}", field, value, note))
+              for task, unit, who, field, value, note in rows]
+    half = len(lines) // 2
+    for part in (lines[:half], [lines[0], *lines[half:]]):
+        importers.import_labels(data="\n".join(part).encode(), file_name="labels.csv",
+                                benchmark_name=DEMO)
+        assert_summaries_match_labels(demo_benchmark)
+
+    responses = (FIXTURES / "responses.jsonl").read_text(encoding="utf-8")
+    flipped = responses.replace('"YES"', '"__NO__"').replace('"NO"', '"YES"').replace(
+        '"__NO__"', '"NO"')
+    before = snapshot(demo_benchmark)
+    importers.import_responses(data=flipped.encode(), file_name="responses.jsonl",
+                               benchmark_name=DEMO)
+    assert snapshot(demo_benchmark) != before
+    assert_summaries_match_labels(demo_benchmark)
+    assert_report_matches_labels(demo_benchmark)
+
+
+def test_bulk_steps_bound_units_and_judged_items(monkeypatch):
+    monkeypatch.setattr(summaries, "BULK_THRESHOLD", 2)
+    monkeypatch.setattr(summaries, "_BULK_STEP", 4)
+    judge, other = str(TaskKind.JUDGE_AGREEMENT), str(TaskKind.INSTRUCTION_VALIDATION)
+    keys = sorted([(judge, f"i{i}|m|r{r}|j") for i in range(5) for r in range(3)]
+                  + [(other, f"i{i}") for i in range(6)])
+    steps = list(summaries._steps(keys))
+    assert [key for step in steps for key in step] == keys
+    assert all(len(step) <= 4 for step in steps)
+    assert all(len({unit.partition("|")[0] for task, unit in step if task == judge}) <= 2
+               for step in steps)
