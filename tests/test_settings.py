@@ -65,3 +65,12 @@ def test_libretranslate_needs_its_url():
     result = run_django("print('started')", ACCORD_TRANSLATION_PROVIDER="libre")
     assert result.returncode != 0
     assert "needs ACCORD_LIBRETRANSLATE_URL" in result.stderr
+
+
+def test_the_wsgi_application_loads_the_urlconf_before_its_first_request():
+    result = run_django(
+        "from django.urls import get_resolver; loaded = lambda: 'url_patterns' in "
+        "get_resolver().__dict__; before = loaded(); import config.wsgi; print(before, loaded())",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True"]
