@@ -243,7 +243,7 @@ def _refresh_bulk(benchmark: Benchmark, keys: set[UnitKey] | None) -> None:
     delta: Counter = Counter()
     for step in _steps(sorted(_all_units(benchmark) if keys is None else keys)):
         delta.update(_refresh_step(benchmark, step))
-    _add_bulk(benchmark, delta)
+    _add(benchmark, delta, bulk=True)
 
 
 # Units per step of a bulk refresh: each step reads its units' labels and tallies with one
@@ -342,28 +342,6 @@ def _write_tallies(benchmark: Benchmark, tallies: list[_Tally]) -> None:
                                f"WHERE id = {params[-1]}", stored)
 
 
-def _add_bulk(benchmark: Benchmark, delta: Counter) -> None:
-    """What `_add` does, through bulk_cursor: a bulk refresh's changes run to tens of
-    thousands of cells, in statements of thousands of parameters."""
-    for tag, (model, names) in _TABLES.items():
-        rows = sorted((key[1:], n) for key, n in delta.items() if key[0] == tag and n)
-        if not rows:
-            continue
-        table = connection.ops.quote_name(model._meta.db_table)
-        quoted = [connection.ops.quote_name(c) for c in ("benchmark_id", *names)]
-        n_column = connection.ops.quote_name("n")
-        with bulk_cursor() as cursor:
-            for start in range(0, len(rows), _CHUNK):
-                chunk = rows[start:start + _CHUNK]
-                # Identifiers come from the models, every value is a parameter.
-                sql = (f"INSERT INTO {table} ({', '.join(quoted)}, {n_column}) "  # noqa: S608
-                       f"VALUES {bulk_values(len(chunk), len(quoted) + 1)} "
-                       f"ON CONFLICT ({', '.join(quoted)}) "
-                       f"DO UPDATE SET {n_column} = {table}.{n_column} + excluded.{n_column}")
-                cursor.execute(sql, [value for key, n in chunk
-                                     for value in (benchmark.pk, *key, n)])
-
-
 def _lock_tables() -> None:
     """Bulk refreshes read-modify-write the histograms: keep concurrent submissions out until
     the transaction ends. (SQLite already has a single writer.)"""
@@ -404,28 +382,29 @@ _TABLES: dict[str, tuple[type[Model], tuple[str, ...]]] = {
 }
 
 
-def _add(benchmark: Benchmark, delta: Counter) -> None:
+def _add(benchmark: Benchmark, delta: Counter, *, bulk: bool = False) -> None:
     """Add the non-zero changes to the histogram cells, creating the cells that are new: one
     INSERT ... ON CONFLICT DO UPDATE per table and chunk (SQLite and PostgreSQL share the
-    syntax), in key order so two writers lock shared cells in the same order."""
+    syntax), in key order so two writers lock shared cells in the same order. `bulk`: through
+    bulk_cursor, for a bulk refresh's tens of thousands of cells."""
     for tag, (model, names) in _TABLES.items():
         rows = sorted((key[1:], n) for key, n in delta.items() if key[0] == tag and n)
         if not rows:
             continue
         table = connection.ops.quote_name(model._meta.db_table)
-        columns = ["benchmark_id", *names]
-        quoted = [connection.ops.quote_name(c) for c in columns]
+        quoted = [connection.ops.quote_name(c) for c in ("benchmark_id", *names)]
         n_column = connection.ops.quote_name("n")
-        for start in range(0, len(rows), _CHUNK):
-            chunk = rows[start:start + _CHUNK]
-            values = ", ".join(["(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"] * len(chunk))
-            # Identifiers come from the models, every value is a parameter.
-            sql = (f"INSERT INTO {table} ({', '.join(quoted)}, {n_column}) VALUES {values} "  # noqa: S608
-                   f"ON CONFLICT ({', '.join(quoted)}) "
-                   f"DO UPDATE SET {n_column} = {table}.{n_column} + excluded.{n_column}")
-            params = [value for key, n in chunk for value in (benchmark.pk, *key, n)]
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
+        with bulk_cursor() if bulk else connection.cursor() as cursor:
+            for start in range(0, len(rows), _CHUNK):
+                chunk = rows[start:start + _CHUNK]
+                values = (bulk_values(len(chunk), len(quoted) + 1) if bulk else ", ".join(
+                    ["(" + ", ".join(["%s"] * (len(quoted) + 1)) + ")"] * len(chunk)))
+                # Identifiers come from the models, every value is a parameter.
+                sql = (f"INSERT INTO {table} ({', '.join(quoted)}, {n_column}) "  # noqa: S608
+                       f"VALUES {values} ON CONFLICT ({', '.join(quoted)}) "
+                       f"DO UPDATE SET {n_column} = {table}.{n_column} + excluded.{n_column}")
+                cursor.execute(sql, [value for key, n in chunk
+                                     for value in (benchmark.pk, *key, n)])
 
 
 # --- reading the histograms (judging/reports.py) ------------------------------------------------
