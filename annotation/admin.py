@@ -49,6 +49,28 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class ContentAdmin(admin.ModelAdmin):
+    """An edit of what item pages show (texts, requirements, decisions) marks every
+    benchmark's content changed: item pages keep loaded units in memory under that version.
+    Admin edits are rare, so all benchmarks rather than working out the edited row's own."""
+
+    def save_model(self, request: HttpRequest, obj, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        Benchmark.content_changed()
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        Benchmark.content_changed()
+
+    def delete_model(self, request: HttpRequest, obj) -> None:
+        super().delete_model(request, obj)
+        Benchmark.content_changed()
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        super().delete_queryset(request, queryset)
+        Benchmark.content_changed()
+
+
 @admin.register(Benchmark)
 class BenchmarkAdmin(admin.ModelAdmin):
     list_display = ["name", "created_at"]
@@ -63,7 +85,7 @@ class RequirementInline(admin.TabularInline):
 
 
 @admin.register(Group)
-class GroupAdmin(admin.ModelAdmin):
+class GroupAdmin(ContentAdmin):
     list_display = ["key", "benchmark", "subset", "seed_key"]
     list_filter = ["benchmark", "subset"]
     list_select_related = ["benchmark"]
@@ -73,7 +95,7 @@ class GroupAdmin(admin.ModelAdmin):
 
 
 @admin.register(Requirement)
-class RequirementAdmin(admin.ModelAdmin):
+class RequirementAdmin(ContentAdmin):
     list_display = ["key", "group", "text", "category", "dimension", "position"]
     list_filter = ["group__benchmark", "category", "dimension"]
     list_select_related = ["group"]
@@ -82,7 +104,7 @@ class RequirementAdmin(admin.ModelAdmin):
 
 
 @admin.register(Item)
-class ItemAdmin(admin.ModelAdmin):
+class ItemAdmin(ContentAdmin):
     list_display = ["key", "benchmark", "group", "language", "resource_level", "line_number"]
     list_filter = ["benchmark", "language", "resource_level", "group__subset"]
     list_select_related = ["benchmark", "group"]
@@ -92,7 +114,7 @@ class ItemAdmin(admin.ModelAdmin):
 
 
 @admin.register(Pair)
-class PairAdmin(admin.ModelAdmin):
+class PairAdmin(ContentAdmin):
     list_display = ["key", "benchmark", "language", "model_a", "model_b", "line_number"]
     list_filter = ["benchmark", "language"]
     list_select_related = ["benchmark"]

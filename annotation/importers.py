@@ -374,6 +374,13 @@ def _refresh_summaries(benchmark: Benchmark, summary: ImportSummary,
         summaries.refresh_benchmark(benchmark)
 
 
+def _content_written(benchmark: Benchmark, summary: ImportSummary) -> None:
+    """Item pages keep loaded units in memory under the benchmark's content version: a new
+    or changed row (text, requirement, anchor, decision) must reach them."""
+    if any(summary.created.values()) or any(summary.updated.values()):
+        Benchmark.content_changed(benchmark.pk)
+
+
 def _report(progress: Progress | None, done: int, total: int) -> None:
     if progress is not None and (done == total or done % 200 == 0):
         progress(done, total)
@@ -426,6 +433,7 @@ def import_benchmark(*, data: bytes, file_name: str, benchmark_name: str,
         benchmark = _benchmark_for_write(benchmark_name)
         _write_benchmark(benchmark, lines, summary)
         _refresh_summaries(benchmark, summary, ("groups", "requirements", "items"))
+        _content_written(benchmark, summary)
     _update_planner_statistics(summary, (Group, Requirement, Item))
     return summary
 
@@ -750,6 +758,7 @@ def import_responses(*, data: bytes, file_name: str, benchmark_name: str,
     with transaction.atomic():
         _write_responses(lines, requirement_keys, summary)
         _refresh_summaries(benchmark, summary, ("decisions",))
+        _content_written(benchmark, summary)
     _update_planner_statistics(summary, (Response, Judgment, JudgeDecision))
     return summary
 
@@ -1072,6 +1081,7 @@ def import_pairs(*, data: bytes, file_name: str, benchmark_name: str,
         PairJudgment.objects.bulk_update(changed_j, ["preference"], batch_size=1000)
         summary.count("pair judgments", created=len(new_j), updated=len(changed_j))
         _refresh_summaries(benchmark, summary, ("pairs",))
+        _content_written(benchmark, summary)
     _update_planner_statistics(summary, (Pair, PairJudgment))
     return summary
 

@@ -24,12 +24,21 @@ class TaskKind(models.TextChoices):
 class Benchmark(models.Model):
     name = models.CharField(max_length=200, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Raised by every write to what its item pages show (imports, admin edits): the item
+    # pages keep loaded units in memory under it (selectors.UnitCache).
+    content_version = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    @classmethod
+    def content_changed(cls, *pks: int) -> None:
+        """Mark the content of these benchmarks (of every benchmark without pks) changed."""
+        benchmarks = cls.objects.filter(pk__in=pks) if pks else cls.objects.all()
+        benchmarks.update(content_version=models.F("content_version") + 1)
 
 
 class Group(models.Model):

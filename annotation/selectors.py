@@ -6,6 +6,8 @@ id guessed in a URL is a 404, never someone else's work.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,16 +47,91 @@ def unit_relations(unit: BatchUnit) -> list[str]:
     return related
 
 
+class CachedUnit:
+    """A batch unit with its content loaded, and, once asked for, its group's English anchor
+    item and requirements. Shared between requests and threads: read only."""
+
+    __slots__ = ("_anchor", "_requirements", "unit")
+    _MISSING = object()
+
+    def __init__(self, unit: BatchUnit) -> None:
+        self.unit = unit
+        self._anchor: Any = self._MISSING
+        self._requirements: Any = self._MISSING
+
+    def anchor(self) -> Item | None:
+        """The English item of the unit's group (None for an English item or none at all)."""
+        if self._anchor is self._MISSING:
+            item = self.unit.item
+            self._anchor = (Item.objects.filter(group_id=item.group_id, language="en").first()
+                            if item is not None and item.language != "en" else None)
+        return self._anchor
+
+    def requirements(self) -> list[Requirement]:
+        if self._requirements is self._MISSING:
+            item = self.unit.item
+            self._requirements = tuple(
+                Requirement.objects.filter(group_id=item.group_id).order_by("position")
+            ) if item is not None else ()
+        return list(self._requirements)
+
+
+class UnitCache:
+    """Loaded units, per process, the most recently used `size` of them.
+
+    An annotator's item is read when it is shown, again under a lock when it is answered, and
+    again when they go back to it; an overlap unit is shown to two or three annotators. Each
+    read was a join of up to six tables, which PostgreSQL took longer to plan than to run.
+    Entries are keyed by the benchmark's content version, which imports and admin edits
+    raise (Benchmark.content_changed), and by its creation time, so a benchmark deleted and
+    loaded again (ids reused on SQLite) is never shown from an old entry."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple, CachedUnit] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, assignment: Assignment) -> CachedUnit:
+        benchmark = assignment.batch.benchmark
+        key = (assignment.unit_id, benchmark.pk, benchmark.created_at,
+               benchmark.content_version)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+                return entry
+        # Loaded outside the lock: two threads missing the same unit both read it, harmlessly.
+        unit = assignment.unit
+        related = unit_relations(unit)
+        if related:
+            unit = BatchUnit.objects.select_related(*related).get(pk=assignment.unit_id)
+        entry = CachedUnit(unit)
+        with self._lock:
+            self._entries[key] = entry
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return entry
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+# A unit with its texts is ~5-20 KB: a thousand of them per process is a few tens of MB at most.
+UNITS = UnitCache(size=1000)
+
+
 def with_unit_content(assignment: Assignment | None) -> Assignment | None:
-    """The assignment with its unit's item, pair, judge decision or response loaded.
+    """The assignment with its unit's item, pair, judge decision or response loaded (from
+    UNITS when this process loaded them under the benchmark's current content version).
 
     A second small join rather than one over the relations of every task kind: PostgreSQL
     spent 8-10 ms planning that 12-table join (0.6 ms running it) on every item shown."""
     if assignment is not None:
-        related = unit_relations(assignment.unit)
-        if related:
-            assignment.unit = BatchUnit.objects.select_related(*related).get(
-                pk=assignment.unit_id)
+        assignment.unit = UNITS.get(assignment).unit
     return assignment
 
 
@@ -117,10 +194,7 @@ def skipped_assignments(user: AbstractBaseUser, batch: Batch) -> list[Assignment
 
 
 def requirements_for(assignment: Assignment) -> list[Requirement]:
-    item = assignment.unit.item
-    if item is None:
-        return []
-    return list(Requirement.objects.filter(group_id=item.group_id).order_by("position"))
+    return UNITS.get(assignment).requirements()
 
 
 def questions_for_assignment(assignment: Assignment,
@@ -182,8 +256,7 @@ def unit_context(assignment: Assignment, *, all_requirements: bool = True) -> Un
     if item is not None:
         if all_requirements or kind in REQUIREMENT_LIST_KINDS:
             requirements = requirements_for(assignment)
-        if item.language != "en":
-            anchor = Item.objects.filter(group_id=item.group_id, language="en").first()
+        anchor = UNITS.get(assignment).anchor()
     decision = assignment.unit.decision
     if decision is not None:
         extra["decision"] = decision

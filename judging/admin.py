@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from annotation.admin import ContentAdmin
+
 from .models import JudgeDecision, Judgment, PairJudgment, Response
 
 
@@ -16,7 +18,7 @@ class JudgmentInline(admin.TabularInline):
 
 
 @admin.register(Response)
-class ResponseAdmin(admin.ModelAdmin):
+class ResponseAdmin(ContentAdmin):
     list_display = ["item", "model", "line_number"]
     list_filter = ["model", "item__benchmark", "item__language"]
     list_select_related = ["item"]
@@ -33,7 +35,7 @@ class JudgeDecisionInline(admin.TabularInline):
 
 
 @admin.register(Judgment)
-class JudgmentAdmin(admin.ModelAdmin):
+class JudgmentAdmin(ContentAdmin):
     list_display = ["response", "judge", "protocol", "score"]
     list_filter = ["protocol", "judge", "response__model"]
     list_select_related = ["response"]
@@ -43,7 +45,7 @@ class JudgmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(JudgeDecision)
-class JudgeDecisionAdmin(admin.ModelAdmin):
+class JudgeDecisionAdmin(ContentAdmin):
     list_display = ["judgment", "requirement", "decision"]
     list_filter = ["decision", "judgment__judge", "judgment__protocol"]
     list_select_related = ["judgment", "requirement"]
@@ -52,7 +54,7 @@ class JudgeDecisionAdmin(admin.ModelAdmin):
 
 
 @admin.register(PairJudgment)
-class PairJudgmentAdmin(admin.ModelAdmin):
+class PairJudgmentAdmin(ContentAdmin):
     list_display = ["pair", "judge", "preference"]
     list_filter = ["preference", "judge", "pair__benchmark"]
     list_select_related = ["pair"]

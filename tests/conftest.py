@@ -28,6 +28,16 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def fresh_unit_cache():
+    # Each test starts with the item pages' in-memory units empty, as a new process does.
+    from annotation.selectors import UNITS
+
+    UNITS.clear()
+    yield
+    UNITS.clear()
+
+
 @pytest.fixture
 def admin(db):
     return user_ensure(username="alice_admin", password=PASSWORD, is_staff=True)
