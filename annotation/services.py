@@ -314,7 +314,11 @@ def label_submit(*, assignment: Assignment, annotator: AbstractBaseUser, answers
             label.save(update_fields=["value", "note", "updated_at"])
         events.append(LabelEvent(label=label, submission=submission, value=value, note=note))
     LabelEvent.objects.bulk_create(events)
-    summaries.refresh_units(benchmark, {(kind, q.label_unit) for q in questions})
+    decision = assignment.unit.decision
+    summaries.refresh_units(
+        benchmark, {(kind, q.label_unit) for q in questions},
+        judge_decisions=None if decision is None else {
+            (kind, q.label_unit): decision.decision for q in questions})
 
     assignment.status = AssignmentStatus.DONE
     assignment.skip_reason = ""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -103,9 +103,12 @@ def _judge_of(task: str, unit: str) -> str:
 
 
 def states_from_labels(labels: QuerySet[Label], *, annotator: str = "annotator_id",
-                       benchmark: Benchmark) -> dict[UnitKey, UnitState]:
+                       benchmark: Benchmark,
+                       judge_decisions: Mapping[UnitKey, bool] | None = None,
+                       ) -> dict[UnitKey, UnitState]:
     """Each labelled unit's votes and attributes. `annotator` names the label column that
-    identifies annotators (ids for the stored summaries, usernames for a report)."""
+    identifies annotators (ids for the stored summaries, usernames for a report);
+    `judge_decisions` gives judge-agreement units' decisions the caller already holds."""
     states: dict[UnitKey, UnitState] = {}
     judged: dict[tuple[int, str, int, str], list[UnitKey]] = defaultdict(list)
     rows = labels.order_by().values_list(*LABEL_COLUMNS, annotator)
@@ -130,6 +133,11 @@ def states_from_labels(labels: QuerySet[Label], *, annotator: str = "annotator_i
             if judge and item_id is not None and requirement_id is not None:
                 judged[(item_id, model, requirement_id, judge)].append(key)
         state.votes.setdefault(field, {})[who] = value
+    for decision_key, keys in list(judged.items()):
+        if judge_decisions is not None and all(key in judge_decisions for key in keys):
+            for key in keys:
+                states[key].attributes["judge_value"] = "yes" if judge_decisions[key] else "no"
+            del judged[decision_key]
     if judged:
         for (item_id, model, requirement_id, judge), decision in _judge_decisions(
                 benchmark, judged):
@@ -181,9 +189,11 @@ def _votes_text(votes: Votes) -> str:
                        for f, by in sorted(votes.items()) if by}, sort_keys=True)
 
 
-def refresh_units(benchmark: Benchmark, units: Iterable[UnitKey]) -> None:
+def refresh_units(benchmark: Benchmark, units: Iterable[UnitKey], *,
+                  judge_decisions: Mapping[UnitKey, bool] | None = None) -> None:
     """Bring the summaries of `units` up to date with their labels. Call it inside the
-    transaction that changed the labels (or the units' attributes)."""
+    transaction that changed the labels (or the units' attributes). A submission passes the
+    judge decision of its judge-agreement unit, which it has loaded: not read again."""
     keys = sorted(set(units))
     if not keys:
         return
@@ -193,7 +203,7 @@ def refresh_units(benchmark: Benchmark, units: Iterable[UnitKey]) -> None:
             _refresh_bulk(benchmark, set(keys))
         else:
             for start in range(0, len(keys), _CHUNK):
-                _refresh_few(benchmark, keys[start:start + _CHUNK])
+                _refresh_few(benchmark, keys[start:start + _CHUNK], judge_decisions)
 
 
 def refresh_benchmark(benchmark: Benchmark) -> None:
@@ -211,7 +221,8 @@ def rebuild(benchmark: Benchmark) -> None:
         _refresh_bulk(benchmark, None)
 
 
-def _refresh_few(benchmark: Benchmark, keys: list[UnitKey]) -> None:
+def _refresh_few(benchmark: Benchmark, keys: list[UnitKey],
+                 judge_decisions: Mapping[UnitKey, bool] | None) -> None:
     # A placeholder row for each new unit, then lock the rows: concurrent writers of one
     # unit queue here, and the second one reads the first one's committed labels below.
     UnitTally.objects.bulk_create(
@@ -226,7 +237,8 @@ def _refresh_few(benchmark: Benchmark, keys: list[UnitKey]) -> None:
                       .filter(benchmark=benchmark, task=task, unit__in=unit_list)
                       .order_by("unit")):
             tallies[(tally.task, tally.unit)] = tally
-    states = states_from_labels(_label_filter(benchmark, keys), benchmark=benchmark)
+    states = states_from_labels(_label_filter(benchmark, keys), benchmark=benchmark,
+                                judge_decisions=judge_decisions)
     delta, changed = _difference(tallies, states)
     for tally in changed:  # a submission changes one unit or a few: no CASE per row
         UnitTally.objects.filter(pk=tally.pk).update(

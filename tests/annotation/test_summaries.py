@@ -11,6 +11,8 @@ import random
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from annotation import importers, summaries
 from annotation.models import (
@@ -22,7 +24,7 @@ from annotation.models import (
     TaskKind,
     UnitTally,
 )
-from annotation.selectors import questions_for_assignment
+from annotation.selectors import questions_for_assignment, with_unit_content
 from annotation.services import label_submit
 from annotation.signals import build_missing_summaries
 from judging.reports import ReportFilters, agreement_report
@@ -107,6 +109,20 @@ def test_submissions_edits_and_imports_keep_the_summaries_exact(demo_benchmark, 
     before = snapshot(demo_benchmark)
     import_fixture_labels()
     assert snapshot(demo_benchmark) == before
+
+
+@pytest.mark.django_db
+def test_a_judge_agreement_answer_takes_its_judge_decision_from_the_unit(make_batch):
+    batch = make_batch(TaskKind.JUDGE_AGREEMENT, seed=3, size=4)
+    assignment = with_unit_content(Assignment.objects.select_related(
+        "batch__benchmark", "unit").filter(batch=batch).first())  # shown: the unit is loaded
+    answers = {q.answer_key: q.field.choices[0].value
+               for q in questions_for_assignment(assignment)}
+    with CaptureQueriesContext(connection) as queries:
+        label_submit(assignment=assignment, annotator=assignment.annotator, answers=answers,
+                     client_id="judged")
+    assert not [q for q in queries.captured_queries if "judging_" in q["sql"]]
+    assert_summaries_match_labels(batch.benchmark)
 
 
 @pytest.mark.django_db
