@@ -16,6 +16,7 @@ from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquer
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
+from .compiled import CompiledQuery
 from .models import (
     Assignment,
     AssignmentStatus,
@@ -31,6 +32,36 @@ from .models import (
 from .tasks import Question, questions_for
 
 ASSIGNMENT_RELATED = ("batch__benchmark", "unit")
+
+# The queue's reads, compiled once (annotation/compiled.py): the user's own assignment (with
+# its unit, or only its batch), their next pending one, their progress.
+_OWN_ASSIGNMENT = {
+    with_unit: CompiledQuery(
+        lambda pk, annotator, related=related: Assignment.objects.select_related(*related)
+        .filter(pk=pk, annotator_id=annotator), int, int)
+    for with_unit, related in ((True, ASSIGNMENT_RELATED), (False, ("batch__benchmark",)))
+}
+_NEXT_PENDING = CompiledQuery(
+    lambda batch, annotator: Assignment.objects.select_related(*ASSIGNMENT_RELATED)
+    .filter(batch_id=batch, annotator_id=annotator, status=AssignmentStatus.PENDING)
+    .order_by("position")[:1], int, int)
+_STATUS_COUNTS = CompiledQuery(
+    lambda batch, annotator: Assignment.objects.filter(batch_id=batch, annotator_id=annotator)
+    .order_by().values_list("status").annotate(n=Count("id")), int, int)
+_ANCHOR = CompiledQuery(
+    lambda group: Item.objects.filter(group_id=group, language="en").order_by("pk")[:1], int)
+_REQUIREMENTS = CompiledQuery(
+    lambda group: Requirement.objects.filter(group_id=group).order_by("position"), int)
+# One per set of relations a unit has (unit_relations): a handful in all.
+_UNIT_CONTENT: dict[tuple[str, ...], CompiledQuery] = {}
+
+
+def _unit_content_query(related: tuple[str, ...]) -> CompiledQuery:
+    query = _UNIT_CONTENT.get(related)
+    if query is None:
+        query = _UNIT_CONTENT.setdefault(related, CompiledQuery(
+            lambda pk: BatchUnit.objects.select_related(*related).filter(pk=pk), int))
+    return query
 
 
 def unit_relations(unit: BatchUnit) -> list[str]:
@@ -63,16 +94,15 @@ class CachedUnit:
         """The English item of the unit's group (None for an English item or none at all)."""
         if self._anchor is self._MISSING:
             item = self.unit.item
-            self._anchor = (Item.objects.filter(group_id=item.group_id, language="en").first()
+            self._anchor = (_ANCHOR.first(item.group_id)
                             if item is not None and item.language != "en" else None)
         return self._anchor
 
     def requirements(self) -> list[Requirement]:
         if self._requirements is self._MISSING:
             item = self.unit.item
-            self._requirements = tuple(
-                Requirement.objects.filter(group_id=item.group_id).order_by("position")
-            ) if item is not None else ()
+            self._requirements = (tuple(_REQUIREMENTS.all(item.group_id))
+                                  if item is not None else ())
         return list(self._requirements)
 
 
@@ -102,9 +132,11 @@ class UnitCache:
                 return entry
         # Loaded outside the lock: two threads missing the same unit both read it, harmlessly.
         unit = assignment.unit
-        related = unit_relations(unit)
+        related = tuple(unit_relations(unit))
         if related:
-            unit = BatchUnit.objects.select_related(*related).get(pk=assignment.unit_id)
+            unit = _unit_content_query(related).first(assignment.unit_id)
+            if unit is None:
+                raise BatchUnit.DoesNotExist(f"no unit {assignment.unit_id}")
         entry = CachedUnit(unit)
         with self._lock:
             self._entries[key] = entry
@@ -138,11 +170,9 @@ def with_unit_content(assignment: Assignment | None) -> Assignment | None:
 def assignment_for(user: AbstractBaseUser, pk: int, *, with_unit: bool = True) -> Assignment:
     """The user's own assignment, or 404 (also for someone else's). `with_unit=False` brings
     only its batch: enough to answer it, as the services load the unit themselves."""
-    related = ASSIGNMENT_RELATED if with_unit else ("batch__benchmark",)
-    try:
-        assignment = Assignment.objects.select_related(*related).get(pk=pk, annotator=user)
-    except Assignment.DoesNotExist:
-        raise Http404("no such assignment") from None
+    assignment = _OWN_ASSIGNMENT[with_unit].first(pk, user.pk)
+    if assignment is None:
+        raise Http404("no such assignment")
     return with_unit_content(assignment) if with_unit else assignment
 
 
@@ -155,18 +185,13 @@ def batch_for_annotator(user: AbstractBaseUser, pk: int) -> Batch:
 
 
 def next_assignment(user: AbstractBaseUser, batch: Batch) -> Assignment | None:
-    return with_unit_content(
-        Assignment.objects.select_related(*ASSIGNMENT_RELATED)
-        .filter(batch=batch, annotator=user, status=AssignmentStatus.PENDING)
-        .order_by("position").first())
+    return with_unit_content(_NEXT_PENDING.first(batch.pk, user.pk))
 
 
 def next_in_queue(user: AbstractBaseUser, batch_id: int) -> tuple[Batch, Assignment | None]:
     """The user's batch and their next pending assignment in it. While the queue has one, the
     assignment proves the batch is theirs and brings it along."""
-    assignment = (Assignment.objects.select_related(*ASSIGNMENT_RELATED)
-                  .filter(batch_id=batch_id, annotator=user, status=AssignmentStatus.PENDING)
-                  .order_by("position").first())
+    assignment = _NEXT_PENDING.first(batch_id, user.pk)
     if assignment is None:
         return batch_for_annotator(user, batch_id), None
     return assignment.batch, with_unit_content(assignment)
@@ -305,10 +330,8 @@ def queues_for(user: AbstractBaseUser) -> list[tuple[Batch, Progress]]:
 
 
 def queue_progress(user: AbstractBaseUser, batch: Batch) -> Progress:
-    # Counts per status, a plain GROUP BY: half the ORM work of an aggregate() with filters,
-    # on every item an annotator opens.
-    counts = dict(Assignment.objects.filter(batch=batch, annotator=user).order_by()
-                  .values_list("status").annotate(n=Count("id")))
+    # Counts per status, a plain GROUP BY, on every item an annotator opens.
+    counts = dict(_STATUS_COUNTS.all(batch.pk, user.pk))
     return Progress(sum(counts.values()), counts.get(AssignmentStatus.DONE, 0),
                     counts.get(AssignmentStatus.SKIPPED, 0))
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from . import selectors, summaries
+from .compiled import CompiledQuery
 from .models import (
     Adjudication,
     Assignment,
@@ -214,9 +215,20 @@ def batch_delete(*, batch: Batch) -> None:
 
 # --- labelling ------------------------------------------------------------------------------
 
+# The reads every submission makes, compiled once (annotation/compiled.py).
+_SUBMISSION_BY_CLIENT_ID = CompiledQuery(
+    lambda client_id: Submission.objects.filter(client_id=client_id).order_by("pk")[:1], str)
+# Serialise submissions on one assignment (double clicks, two tabs): lock its row only.
+_LOCKED_FOR_ANSWER = CompiledQuery(
+    lambda pk: Assignment.objects.select_for_update(of=("self",))
+    .select_related(*selectors.ASSIGNMENT_RELATED).filter(pk=pk), int)
+_LOCKED_FOR_SKIP = CompiledQuery(
+    lambda pk: Assignment.objects.select_for_update().filter(pk=pk), int)
+
+
 def _existing_submission(client_id: str, annotator: AbstractBaseUser,
                          assignment: Assignment) -> Submission | None:
-    existing = Submission.objects.filter(client_id=client_id).first()
+    existing = _SUBMISSION_BY_CLIENT_ID.first(client_id)
     if existing is None:
         return None
     if existing.annotator_id != annotator.pk or existing.assignment_id != assignment.pk:
@@ -224,12 +236,12 @@ def _existing_submission(client_id: str, annotator: AbstractBaseUser,
     return existing
 
 
-def _locked(assignments, pk: int) -> Assignment:
+def _locked(query: CompiledQuery, pk: int) -> Assignment:
     """The assignment, row-locked; 404 when its batch was deleted since the caller found it."""
-    try:
-        return assignments.get(pk=pk)
-    except Assignment.DoesNotExist:
-        raise Http404("no such assignment") from None
+    assignment = query.first(pk)
+    if assignment is None:
+        raise Http404("no such assignment")
+    return assignment
 
 
 def _check_owner(assignment: Assignment, annotator: AbstractBaseUser) -> None:
@@ -260,10 +272,7 @@ def label_submit(*, assignment: Assignment, annotator: AbstractBaseUser, answers
     answer becomes a LabelEvent; the current Label moves to it.
     """
     _check_owner(assignment, annotator)
-    # Serialise submissions on one assignment (double clicks, two tabs): lock its row only.
-    assignment = selectors.with_unit_content(_locked(
-        Assignment.objects.select_for_update(of=("self",)).select_related(
-            *selectors.ASSIGNMENT_RELATED), assignment.pk))
+    assignment = selectors.with_unit_content(_locked(_LOCKED_FOR_ANSWER, assignment.pk))
     # Under the lock, so a retry sent while the first request is still writing finds it.
     existing = _existing_submission(client_id, annotator, assignment)
     if existing is not None:
@@ -334,7 +343,7 @@ def assignment_skip(*, assignment: Assignment, annotator: AbstractBaseUser, reas
                     source: str = Submission.Source.WEB) -> Submission:
     """Set an item aside with a reason; it stays in the queue's skipped list."""
     _check_owner(assignment, annotator)
-    assignment = _locked(Assignment.objects.select_for_update(), assignment.pk)
+    assignment = _locked(_LOCKED_FOR_SKIP, assignment.pk)
     existing = _existing_submission(client_id, annotator, assignment)  # under the lock
     if existing is not None:
         return existing
