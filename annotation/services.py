@@ -222,6 +222,10 @@ _SUBMISSION_BY_CLIENT_ID = CompiledQuery(
 _LOCKED_FOR_ANSWER = CompiledQuery(
     lambda pk: Assignment.objects.select_for_update(of=("self",))
     .select_related(*selectors.ASSIGNMENT_RELATED).filter(pk=pk), int)
+_UNIT_LABELS_FOR_UPDATE = CompiledQuery(
+    lambda benchmark, task, annotator, unit: Label.objects.select_for_update()
+    .filter(benchmark_id=benchmark, task=task, annotator_id=annotator, unit=unit),
+    int, str, int, str)
 _LOCKED_FOR_SKIP = CompiledQuery(
     lambda pk: Assignment.objects.select_for_update().filter(pk=pk), int)
 
@@ -306,12 +310,12 @@ def label_submit(*, assignment: Assignment, annotator: AbstractBaseUser, answers
               **_unit_refs(assignment, question))
         for key, question in expected.items()
     ], ignore_conflicts=True)
+    units = {q.label_unit for q in questions}
     current = {
         (lab.unit, lab.field): lab
-        for lab in Label.objects.select_for_update().filter(
-            benchmark=benchmark, task=kind, annotator=annotator,
-            unit__in={q.label_unit for q in questions},
-        )
+        for lab in (_UNIT_LABELS_FOR_UPDATE.all(benchmark.pk, kind, annotator.pk, *units)
+                    if len(units) == 1 else Label.objects.select_for_update().filter(
+                        benchmark=benchmark, task=kind, annotator=annotator, unit__in=units))
     }
     events = []
     now = timezone.now()

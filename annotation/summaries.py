@@ -28,6 +28,7 @@ from django.db import connection, transaction
 from django.db.models import Model, Q, QuerySet
 
 from .bulksql import bulk_cursor, bulk_params, bulk_values
+from .compiled import CompiledQuery
 from .models import (
     SLICE_FIELDS,
     AnnotatorTally,
@@ -109,12 +110,20 @@ def states_from_labels(labels: QuerySet[Label], *, annotator: str = "annotator_i
     """Each labelled unit's votes and attributes. `annotator` names the label column that
     identifies annotators (ids for the stored summaries, usernames for a report);
     `judge_decisions` gives judge-agreement units' decisions the caller already holds."""
+    rows = labels.order_by().values_list(*LABEL_COLUMNS, annotator)
+    return states_from_rows(rows.iterator(chunk_size=5000), benchmark=benchmark,
+                            judge_decisions=judge_decisions)
+
+
+def states_from_rows(rows: Iterable[tuple], *, benchmark: Benchmark,
+                     judge_decisions: Mapping[UnitKey, bool] | None = None,
+                     ) -> dict[UnitKey, UnitState]:
+    """states_from_labels, from rows of LABEL_COLUMNS and the annotator already read."""
     states: dict[UnitKey, UnitState] = {}
     judged: dict[tuple[int, str, int, str], list[UnitKey]] = defaultdict(list)
-    rows = labels.order_by().values_list(*LABEL_COLUMNS, annotator)
     for (task, unit, field, value, item_language, pair_language, resource_level, subset,
          category, dimension, model, model_a, model_b, item_id, requirement_id,
-         who) in rows.iterator(chunk_size=5000):
+         who) in rows:
         key = (task, unit)
         state = states.get(key)
         if state is None:
@@ -221,6 +230,17 @@ def rebuild(benchmark: Benchmark) -> None:
         _refresh_bulk(benchmark, None)
 
 
+# Most submissions answer one unit: its tally and labels through compiled reads
+# (annotation/compiled.py), which cost a fifth of building the same queries each time.
+_UNIT_TALLY_FOR_UPDATE = CompiledQuery(
+    lambda benchmark, task, unit: UnitTally.objects.select_for_update()
+    .filter(benchmark_id=benchmark, task=task, unit=unit), int, str, str)
+_UNIT_LABEL_ROWS = CompiledQuery(
+    lambda benchmark, task, unit: Label.objects.filter(benchmark_id=benchmark, task=task,
+                                                       unit=unit)
+    .order_by().values_list(*LABEL_COLUMNS, "annotator_id"), int, str, str)
+
+
 def _refresh_few(benchmark: Benchmark, keys: list[UnitKey],
                  judge_decisions: Mapping[UnitKey, bool] | None) -> None:
     # A placeholder row for each new unit, then lock the rows: concurrent writers of one
@@ -228,17 +248,24 @@ def _refresh_few(benchmark: Benchmark, keys: list[UnitKey],
     UnitTally.objects.bulk_create(
         [UnitTally(benchmark=benchmark, task=task, unit=unit) for task, unit in keys],
         ignore_conflicts=True)
-    by_task: dict[str, list[str]] = defaultdict(list)
-    for task, unit in keys:
-        by_task[task].append(unit)
-    tallies = {}
-    for task, unit_list in sorted(by_task.items()):
-        for tally in (UnitTally.objects.select_for_update()
-                      .filter(benchmark=benchmark, task=task, unit__in=unit_list)
-                      .order_by("unit")):
-            tallies[(tally.task, tally.unit)] = tally
-    states = states_from_labels(_label_filter(benchmark, keys), benchmark=benchmark,
-                                judge_decisions=judge_decisions)
+    if len(keys) == 1:
+        [(task, unit)] = keys
+        tallies = {(t.task, t.unit): t
+                   for t in _UNIT_TALLY_FOR_UPDATE.all(benchmark.pk, task, unit)}
+        states = states_from_rows(_UNIT_LABEL_ROWS.all(benchmark.pk, task, unit),
+                                  benchmark=benchmark, judge_decisions=judge_decisions)
+    else:
+        by_task: dict[str, list[str]] = defaultdict(list)
+        for task, unit in keys:
+            by_task[task].append(unit)
+        tallies = {}
+        for task, unit_list in sorted(by_task.items()):
+            for tally in (UnitTally.objects.select_for_update()
+                          .filter(benchmark=benchmark, task=task, unit__in=unit_list)
+                          .order_by("unit")):
+                tallies[(tally.task, tally.unit)] = tally
+        states = states_from_labels(_label_filter(benchmark, keys), benchmark=benchmark,
+                                    judge_decisions=judge_decisions)
     delta, changed = _difference(tallies, states)
     for tally in changed:  # a submission changes one unit or a few: no CASE per row
         UnitTally.objects.filter(pk=tally.pk).update(
