@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from functools import lru_cache
 
 import requests
 from deep_translator import GoogleTranslator, LibreTranslator
@@ -220,12 +221,16 @@ def _timeout_message() -> str:
 TRANSLATE_SALT = "accord.translate"
 
 
+# Built once: json.dumps() builds a new encoder on every call that passes options.
+_UTF8_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 class _Utf8JSONSerializer:
     """JSON as UTF-8, not ASCII escapes: a block of Thai or Chinese text is a third of the
     bytes to compress (every item page signs 4-5 blocks). Reads the ASCII tokens too."""
 
     def dumps(self, obj: object) -> bytes:
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return _UTF8_JSON.encode(obj).encode("utf-8")
 
     def loads(self, data: bytes) -> object:
         return json.loads(data.decode("utf-8"))
@@ -239,8 +244,15 @@ def translate_token(text: str, language: str, *, target: str | None = None) -> s
     payload: dict[str, str] = {"t": text, "l": language}
     if target:
         payload["target"] = target
-    return signing.dumps(payload, salt=TRANSLATE_SALT, compress=True,
-                         serializer=_Utf8JSONSerializer)
+    # What signing.dumps(payload, salt=TRANSLATE_SALT, compress=True) does, with its signer
+    # built once per key rather than for every block of every page.
+    return _token_signer(settings.SECRET_KEY).sign_object(
+        payload, serializer=_Utf8JSONSerializer, compress=True)
+
+
+@lru_cache(maxsize=2)
+def _token_signer(key: str) -> signing.TimestampSigner:
+    return signing.TimestampSigner(key=key, salt=TRANSLATE_SALT)
 
 
 def read_translate_token(token: str) -> object:

@@ -16,13 +16,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path, reverse
+from django.urls import path
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
 
 from annotation import selectors
-from annotation.models import Assignment, AssignmentStatus, Batch, Requirement
+from annotation.models import Assignment, AssignmentStatus, Batch
 from annotation.queue_forms import (
     SKIP_REASONS,
     AnswerEnvelopeForm,
@@ -41,6 +41,7 @@ from annotation.services import (
     user_token_regenerate,
 )
 from annotation.tasks import Question, task_spec
+from annotation.templatetags.accord import cached_url
 
 ITEM_PARTIAL = "annotation/partials/_item.html"
 WORK_PAGE = "annotation/queue/work.html"
@@ -99,17 +100,26 @@ class ChoiceView:
     key: str
     description: str
     checked: bool
+    # The radio's element id: "q<question index>-<position of the choice, from 1>".
+    input_id: str
 
 
 @dataclass(frozen=True)
 class QuestionView:
+    """One question as a page shows it: plain values only, hashable and compared by value.
+    Its markup is rendered once per process for each distinct view (`fragment` in
+    _item_questions.html), so everything _item_question.html shows must be a field here."""
+
     index: int
     answer_key: str
     field: str
     prompt: str
     short: str
-    requirement: Requirement | None
-    choices: list[ChoiceView]
+    # The requirement a per-requirement question is about (None: about the whole unit), and
+    # its key, shown before the prompt.
+    requirement_id: int | None
+    requirement_key: str
+    choices: tuple[ChoiceView, ...]
     answered: bool
     note_on: str = ""
     note_hint: str = ""
@@ -142,12 +152,14 @@ def question_views(kind: str, questions: list[Question],
         views.append(QuestionView(
             index=index, answer_key=q.answer_key, field=q.field.name, prompt=prompt,
             short=REQUIREMENT_COLUMNS.get(q.field.name, prompt),
-            requirement=q.requirement,
-            choices=[
+            requirement_id=q.requirement.pk if q.requirement is not None else None,
+            requirement_key=q.requirement.key if q.requirement is not None else "",
+            choices=tuple(
                 ChoiceView(value=c.value, label=labels.get(c.value, c.label), key=c.key,
-                           description=levels.get(c.value, ""), checked=c.value == selected)
-                for c in q.field.choices
-            ],
+                           description=levels.get(c.value, ""), checked=c.value == selected,
+                           input_id=f"q{index}-{position}")
+                for position, c in enumerate(q.field.choices, start=1)
+            ),
             answered=bool(selected), note_on=note_on, note_hint=note_hint, layout=layout,
             hint=DIMENSION_HINTS.get(q.field.name, "") if rating else "",
         ))
@@ -176,6 +188,34 @@ def _own_assignment(request: HttpRequest, batch_id: int, assignment_id: int, *,
     return assignment
 
 
+# Stands for the assignment id in the submit and skip URLs, which are reversed once per batch
+# and then filled in (reverse() costs ~30 us; an item page needs two). Longer than any real id.
+_ID_SLOT = 9_007_199_254_740_993
+
+
+def _assignment_url(name: str, batch_pk: int, assignment_pk: int) -> str:
+    return cached_url(name, batch_pk, _ID_SLOT).replace(str(_ID_SLOT), str(assignment_pk))
+
+
+def _percent(part: int, whole: int) -> str:
+    """Width of a progress bar segment, as `{% widthratio part whole 100 %}` gives it."""
+    return str(round(part / whole * 100)) if whole else "0"
+
+
+def _skip_panel(skip_form: SkipForm | None) -> dict[str, Any]:
+    """What _item_skip.html shows of a refused skip form: open, with its reason and words
+    kept. Plain values, so the template looks nothing up on a form that is not there."""
+    if skip_form is None:
+        return {"skip_open": False, "skip_choice": "", "skip_other": ""}
+    chosen = skip_form["reason"].value()
+    return {
+        "skip_open": bool(skip_form.errors),
+        # Only a real reason: the reasons' markup is remembered per checked value (`fragment`).
+        "skip_choice": chosen if chosen in dict(SKIP_REASONS) else "",
+        "skip_other": skip_form["other"].value() or "",
+    }
+
+
 def _item_context(request: HttpRequest, batch: Batch, assignment: Assignment | None, *,
                   answers: dict[str, str] | None = None, note: str | None = None,
                   error: str = "", notice: str = "", rendered: str = "",
@@ -183,7 +223,13 @@ def _item_context(request: HttpRequest, batch: Batch, assignment: Assignment | N
     progress = selectors.queue_progress(request.user, batch)
     context: dict[str, Any] = {
         "batch": batch, "progress": progress, "assignment": assignment, "error": error,
-        "notice": notice, "back_url": reverse("queue:back", args=[batch.pk]),
+        "notice": notice, "back_url": cached_url("queue:back", batch.pk),
+        "list_url": cached_url("queue:list"),
+        # Counted and rendered here rather than by template tags: the partial is rendered on
+        # every item, and a template lookup or tag costs more than the arithmetic.
+        "progress_finished": progress.done + progress.skipped,
+        "progress_done_width": _percent(progress.done, progress.total),
+        "progress_skipped_width": _percent(progress.skipped, progress.total),
     }
     if assignment is None:
         context.update(finished=True, skipped=selectors.skipped_assignments(request.user, batch))
@@ -197,10 +243,9 @@ def _item_context(request: HttpRequest, batch: Batch, assignment: Assignment | N
         note = saved_note if note is None else note
     questions = question_views(batch.kind, unit.questions, answers)
     rows = [
-        (requirement, [q for q in questions if q.requirement is not None
-                       and q.requirement.pk == requirement.pk])
+        (requirement, [q for q in questions if q.requirement_id == requirement.pk])
         for requirement in unit.requirements
-    ] if any(q.requirement is not None for q in questions) else []
+    ] if any(q.requirement_id is not None for q in questions) else []
     if assignment.status != AssignmentStatus.PENDING:
         context["back_url"] += f"?before={assignment.pk}"
     language = assignment.unit.language or (unit.item.language if unit.item else "")
@@ -208,15 +253,16 @@ def _item_context(request: HttpRequest, batch: Batch, assignment: Assignment | N
         language=language, language_name=language_name(language),
         finished=False, unit=unit, kind=batch.kind, item=unit.item, anchor=unit.anchor,
         requirements=unit.requirements, extra=unit.extra, questions=questions,
-        requirement_rows=rows, unit_questions=[q for q in questions if q.requirement is None],
+        requirement_rows=rows,
+        unit_questions=[q for q in questions if q.requirement_id is None],
         answer_columns=[q.short for q in rows[0][1]] if rows else [],
         editing=editing, was_skipped=assignment.status == AssignmentStatus.SKIPPED,
         note=note or "", client_id=new_client_id(),
         rendered=rendered or render_token(assignment.pk),
-        skip_form=skip_form, skip_reasons=SKIP_REASONS,
+        skip_reasons=SKIP_REASONS, **_skip_panel(skip_form),
         item_template=f"annotation/partials/_item_{batch.kind}.html",
-        submit_url=reverse("queue:submit", args=[batch.pk, assignment.pk]),
-        skip_url=reverse("queue:skip", args=[batch.pk, assignment.pk]),
+        submit_url=_assignment_url("queue:submit", batch.pk, assignment.pk),
+        skip_url=_assignment_url("queue:skip", batch.pk, assignment.pk),
     )
     return context
 
