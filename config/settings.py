@@ -127,6 +127,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;"
         ),
     }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Server-side binding, so that psycopg prepares the statements a connection runs often
+    # (more than prepare_threshold times): PostgreSQL then parses and plans them once per
+    # connection, not on every run, and planning cost more than running most of the queue's
+    # queries (next item: 3.6-4.4 ms of SQL down to 1.3-2.3 ms). Our backend keeps every
+    # statement under PostgreSQL's 65,535 parameters (config/postgresql/base.py). Prepared
+    # statements live in the connection (kept CONN_MAX_AGE seconds), so they need direct
+    # connections or a pooler that supports them, not a transaction-pooling PgBouncer.
+    DATABASES["default"]["ENGINE"] = "config.postgresql"
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True, prepare_threshold=5,
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -37,11 +37,14 @@ def test_sqlite_file_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
 
 def test_database_url_selects_postgresql():
     result = run_django(
-        "from django.conf import settings; print(settings.DATABASES['default']['ENGINE'])",
+        "from django.conf import settings; from django.db import connection; "
+        "d = settings.DATABASES['default']; print(connection.vendor, d['ENGINE'], "
+        "d['OPTIONS']['server_side_binding'], d['OPTIONS']['prepare_threshold'] is not None)",
         DATABASE_URL="postgres://u:p@127.0.0.1:5432/accord",
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "django.db.backends.postgresql"
+    # Django's backend, bounded for server-side binding (tests/test_postgres_binding.py).
+    assert result.stdout.split() == ["postgresql", "config.postgresql", "True", "True"]
 
 
 def test_production_refuses_to_start_without_a_secret_key():
