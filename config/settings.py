@@ -147,10 +147,13 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # django-axes first: it refuses a locked-out username+IP before ModelBackend checks a password.
+# Django's ModelBackend and database sessions, each request's user and session read through
+# compiled queries (config/auth.py, config/sessions.py).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "config.auth.ModelBackend",
 ]
+SESSION_ENGINE = "config.sessions"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
