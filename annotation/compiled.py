@@ -21,12 +21,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import QuerySet
 from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
 from django.db.transaction import TransactionManagementError
 
-_MARKER_INT = -7_300_000_001  # an id no table hands out
+# Stands for an int value while compiling: within every integer column's range but a small
+# one's (ids are 32-bit on auth tables, positive on PositiveIntegerFields; Django refuses an
+# out-of-range value with EmptyResultSet), and never a real parameter or id in practice.
+_MARKER_INT = 2_147_000_001
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ class CompiledQuery:
         self._lock = threading.Lock()
 
     def _markers(self) -> list[int | str]:
-        return [_MARKER_INT - i if t is int else f"\x00marker-{i}\x00"
+        return [_MARKER_INT + i if t is int else f"\x00marker-{i}\x00"
                 for i, t in enumerate(self._arg_types)]
 
     def _compile(self) -> _Plan:
@@ -60,7 +64,11 @@ class CompiledQuery:
         if queryset._iterable_class not in (ModelIterable, ValuesListIterable):
             raise TypeError("compiled queries return model instances or values_list() tuples")
         compiler = queryset.query.get_compiler(using=queryset.db)
-        sql, params = compiler.as_sql()
+        try:
+            sql, params = compiler.as_sql()
+        except EmptyResultSet:
+            raise ValueError("a value is out of its column's range (a small integer "
+                             "field?): compiled queries vary ids and strings") from None
         slots = []
         for param in params:
             if param in markers:

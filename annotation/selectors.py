@@ -113,8 +113,8 @@ class UnitCache:
     again when they go back to it; an overlap unit is shown to two or three annotators. Each
     read was a join of up to six tables, which PostgreSQL took longer to plan than to run.
     Entries are keyed by the benchmark's content version, which imports and admin edits
-    raise (Benchmark.content_changed), and by its creation time, so a benchmark deleted and
-    loaded again (ids reused on SQLite) is never shown from an old entry."""
+    raise (Benchmark.content_changed), and by its creation time, so a benchmark loaded again
+    into a flushed database (whose ids start over) is never shown from an old entry."""
 
     def __init__(self, size: int) -> None:
         self.size = size

@@ -9,7 +9,7 @@ from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
 from annotation.compiled import CompiledQuery
-from annotation.models import Assignment, AssignmentStatus, Item, TaskKind
+from annotation.models import Assignment, AssignmentStatus, Benchmark, Item, TaskKind
 
 NEXT = CompiledQuery(
     lambda batch, annotator, status: Assignment.objects.select_related("batch__benchmark", "unit")
@@ -90,3 +90,15 @@ def test_locking_reads_need_a_transaction_where_the_database_locks(make_batch, a
             locked.all(pk)
     else:
         assert [a.pk for a in locked.all(pk)] == [pk]
+
+
+@pytest.mark.django_db
+def test_32_bit_and_positive_integer_columns_take_values(annotator_a, demo_benchmark):
+    # auth_user's id is 32-bit and content_version positive: a value out of a column's range
+    # makes Django refuse the query (PostgreSQL), so the stand-in values must fit them.
+    users = CompiledQuery(lambda pk: type(annotator_a).objects.filter(pk=pk), int)
+    assert users.first(annotator_a.pk) == annotator_a
+    versions = CompiledQuery(lambda version: Benchmark.objects.filter(content_version=version),
+                             int)
+    assert versions.all(demo_benchmark.content_version) == [demo_benchmark]
+    assert versions.all(10**6) == []
