@@ -138,7 +138,13 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "config.postgresql"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         server_side_binding=True, prepare_threshold=5,
+        # A pool per process, so connections (and their prepared statements) outlive the
+        # thread that used them: runserver serves each browser connection in a new thread,
+        # which opened a PostgreSQL connection of its own. Django's pool requires
+        # CONN_MAX_AGE 0: a connection goes back to the pool at the end of each request.
+        pool={"min_size": 1, "max_size": 16, "timeout": 30},
     )
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

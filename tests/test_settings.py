@@ -39,12 +39,14 @@ def test_database_url_selects_postgresql():
     result = run_django(
         "from django.conf import settings; from django.db import connection; "
         "d = settings.DATABASES['default']; print(connection.vendor, d['ENGINE'], "
-        "d['OPTIONS']['server_side_binding'], d['OPTIONS']['prepare_threshold'] is not None)",
+        "d['OPTIONS']['server_side_binding'], d['OPTIONS']['prepare_threshold'] is not None, "
+        "d['OPTIONS']['pool']['max_size'], d['CONN_MAX_AGE'])",
         DATABASE_URL="postgres://u:p@127.0.0.1:5432/accord",
     )
     assert result.returncode == 0, result.stderr
     # Django's backend, bounded for server-side binding (tests/test_postgres_binding.py).
-    assert result.stdout.split() == ["postgresql", "config.postgresql", "True", "True"]
+    # A connection pool per process, which Django allows only without persistent connections.
+    assert result.stdout.split() == ["postgresql", "config.postgresql", "True", "True", "16", "0"]
 
 
 def test_production_refuses_to_start_without_a_secret_key():
