@@ -55,7 +55,7 @@ ALLOWED_HOSTS = [
 ]
 
 INSTALLED_APPS = [
-    # First, so that its `runserver` (TCP_NODELAY over whitenoise's) is the one Django runs.
+    # First, so that its `runserver` (see annotation/management/commands) is the one Django runs.
     "annotation",
     "django.contrib.admin",
     "django.contrib.auth",

@@ -1,24 +1,24 @@
-"""`make demo` serves through runserver; keep-alive responses must not wait on Nagle."""
+"""`make demo` serves through our runserver: no Nagle waits, no dropped SYNs, reused threads."""
 
 from __future__ import annotations
 
+import http.client
 import socket
 import threading
 
 from django.core.management import get_commands
 from django.core.servers.basehttp import WSGIRequestHandler
 
-from annotation.management.commands import runserver
-from annotation.management.commands.runserver import Command, NoDelayWSGIServer
+from annotation.management.commands.runserver import Command, DemoWSGIServer, ReusedThreads
 
 
 def test_accords_runserver_is_the_one_django_runs():
     assert get_commands()["runserver"] == "annotation"
-    assert Command.server_cls is NoDelayWSGIServer
+    assert Command.server_cls is DemoWSGIServer
 
 
 def test_accepted_connections_have_nagle_turned_off():
-    server = NoDelayWSGIServer(("127.0.0.1", 0), WSGIRequestHandler)
+    server = DemoWSGIServer(("127.0.0.1", 0), WSGIRequestHandler)
     client = socket.create_connection(server.server_address, timeout=5)
     try:
         connection, _ = server.get_request()
@@ -29,22 +29,74 @@ def test_accepted_connections_have_nagle_turned_off():
         server.server_close()
 
 
-def test_a_finished_request_closes_its_threads_database_connections(monkeypatch):
-    # Each request runs in a thread of its own; persistent connections (CONN_MAX_AGE) left
-    # open by finished threads would pile up until PostgreSQL refuses new clients.
-    closed: list[str] = []
+def test_the_listen_backlog_holds_a_class_of_annotators_connecting_at_once():
+    # Django's backlog of 10 drops SYNs past it, and each costs a one-second retransmit.
+    assert DemoWSGIServer.request_queue_size >= 128
 
-    class Connections:
-        def close_all(self) -> None:
-            closed.append(threading.current_thread().name)
 
-    monkeypatch.setattr(runserver, "connections", Connections())
-    server = NoDelayWSGIServer(("127.0.0.1", 0), WSGIRequestHandler)
-    request, peer = socket.socketpair()
-    worker = threading.Thread(target=server.close_request, args=(request,), name="request-1")
-    worker.start()
-    worker.join(10)
-    server.server_close()
-    peer.close()
-    assert closed == ["request-1"]
-    assert request.fileno() == -1  # and the socket itself is closed, as before
+def test_an_idle_worker_takes_the_next_job_instead_of_a_new_thread():
+    workers = ReusedThreads("test")
+    ran: list[str] = []
+    for _ in range(5):
+        done = threading.Event()
+        workers.submit(lambda done=done: (ran.append(threading.current_thread().name), done.set()))
+        assert done.wait(10)
+        # The worker marks itself idle just after the job returns.
+        for _ in range(1000):
+            if workers.idle:
+                break
+            threading.Event().wait(0.001)
+    assert ran == ["test-1"] * 5
+    assert workers.started == 1
+
+
+def test_jobs_running_at_once_each_get_a_thread():
+    workers = ReusedThreads("test")
+    release = threading.Event()
+    running = threading.Barrier(4, timeout=10)
+    for _ in range(3):
+        workers.submit(lambda: (running.wait(), release.wait(10)))
+    running.wait()  # all three are running at once: none waited for another to finish
+    release.set()
+    assert workers.started == 3
+
+
+def _serve(app) -> tuple[DemoWSGIServer, threading.Thread]:
+    server = DemoWSGIServer(("127.0.0.1", 0), WSGIRequestHandler)
+    server.set_app(app)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread
+
+
+def test_new_connections_are_served_by_reused_threads_and_keep_alive_still_works():
+    seen: list[str] = []
+
+    def app(environ, start_response):
+        seen.append(threading.current_thread().name)
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+
+    server, thread = _serve(app)
+    try:
+        host, port = server.server_address
+        for _ in range(4):  # one connection per request, one after the other
+            client = http.client.HTTPConnection(host, port, timeout=10)
+            client.request("GET", "/")
+            assert client.getresponse().read() == b"ok"
+            client.close()
+        kept = http.client.HTTPConnection(host, port, timeout=10)
+        for _ in range(3):  # one connection for several requests
+            kept.request("GET", "/")
+            response = kept.getresponse()
+            assert response.read() == b"ok"
+            assert response.getheader("Connection") != "close"
+        kept.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+    assert len(seen) == 7
+    # Sequential connections reuse the idle worker; at most two exist (one may still be
+    # closing its socket when the next connection arrives).
+    assert server.workers.started <= 2
