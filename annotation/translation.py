@@ -9,7 +9,6 @@ thread so that a hung provider cannot hold the request past ACCORD_TRANSLATION_T
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -221,43 +220,43 @@ def _timeout_message() -> str:
 TRANSLATE_SALT = "accord.translate"
 
 
-# Built once: json.dumps() builds a new encoder on every call that passes options.
-_UTF8_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
-class _Utf8JSONSerializer:
-    """JSON as UTF-8, not ASCII escapes: a block of Thai or Chinese text is a third of the
-    bytes to compress (every item page signs 4-5 blocks). Reads the ASCII tokens too."""
-
-    def dumps(self, obj: object) -> bytes:
-        return _UTF8_JSON.encode(obj).encode("utf-8")
-
-    def loads(self, data: bytes) -> object:
-        return json.loads(data.decode("utf-8"))
+def shown_text(text: str) -> str:
+    """`text` as the browser gives it back from the page (a block's textContent): HTML parsing
+    turns CRLF and CR into LF and drops NUL characters."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
 
 
 def translate_token(text: str, language: str, *, target: str | None = None) -> str:
-    """The signed payload the translate endpoint accepts; `target` forces the target language.
+    """The signed token the translate endpoint accepts with `text`; `target` forces the target
+    language.
 
-    The endpoint translates only what such a token carries, so it is no open proxy and needs
-    no database lookup or access check: the server itself rendered the text to this user."""
-    payload: dict[str, str] = {"t": text, "l": language}
+    It signs a hash of the text as shown, not the text: the page carries the text once, and the
+    browser posts it back with the token. The endpoint translates only text whose hash the
+    server signed, so it is no open proxy and needs no database lookup or access check."""
+    payload: dict[str, str] = {"h": _shown_hash(text), "l": language}
     if target:
         payload["target"] = target
-    # What signing.dumps(payload, salt=TRANSLATE_SALT, compress=True) does, with its signer
-    # built once per key rather than for every block of every page.
-    return _token_signer(settings.SECRET_KEY).sign_object(
-        payload, serializer=_Utf8JSONSerializer, compress=True)
+    return _token_signer(settings.SECRET_KEY).sign_object(payload)
+
+
+def read_translate_token(token: str, text: str) -> dict[str, str]:
+    """What `translate_token` signed for `text`; signing.BadSignature when the token is not
+    ours or was signed for another text."""
+    payload = _token_signer(settings.SECRET_KEY).unsign_object(token)
+    if not isinstance(payload, dict) or payload.get("h") != _shown_hash(text):
+        raise signing.BadSignature("The token was signed for another text.")
+    return payload
+
+
+def _shown_hash(text: str) -> str:
+    # 128 bits: forging a collision with an arbitrary text is out of reach.
+    return hashlib.sha256(shown_text(text).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 @lru_cache(maxsize=2)
 def _token_signer(key: str) -> signing.TimestampSigner:
+    # Built once per key rather than for every block of every page.
     return signing.TimestampSigner(key=key, salt=TRANSLATE_SALT)
-
-
-def read_translate_token(token: str) -> object:
-    """What `translate_token` signed; signing.BadSignature when it was not ours."""
-    return signing.loads(token, salt=TRANSLATE_SALT, serializer=_Utf8JSONSerializer)
 
 
 # --- the service ----------------------------------------------------------------------------

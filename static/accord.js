@@ -436,6 +436,12 @@
     showHint("The server did not take this answer (connection or server error). Nothing was " +
       "lost on this page: press Enter to try again.");
   }
+  // A translate request carries the text its block shows: the token signs only its hash.
+  document.addEventListener("htmx:configRequest", function (e) {
+    var sourceId = e.detail.elt.getAttribute("data-translate-text");
+    var source = sourceId && document.getElementById(sourceId);
+    if (source) e.detail.parameters.text = source.textContent;
+  });
   document.addEventListener("htmx:sendError", connectionTrouble);
   document.addEventListener("htmx:responseError", connectionTrouble);
 

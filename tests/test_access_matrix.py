@@ -177,7 +177,7 @@ def credentials(w: World, role: str) -> dict[str, Any]:
 
 
 def translate_post(w: World, role: str) -> dict[str, Any]:
-    return {"token": translate_token("Hallo Welt", "de", target="en")}
+    return {"token": translate_token("Hallo Welt", "de", target="en"), "text": "Hallo Welt"}
 
 
 def BATCH_A(w: World) -> int:  # noqa: N802 - reads as a constant in the table

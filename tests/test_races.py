@@ -305,8 +305,9 @@ def test_a_hanging_translation_provider_does_not_hold_up_the_item_or_its_submiss
         assert b"data-translate" in page.content
         assert not fake.calls, "rendering an item must not wait for a translation"
 
-        translated = client.post("/translate/", {"token": translate_token("Hola", "es")},
-                                 HTTP_HX_REQUEST="true")
+        translated = client.post(
+            "/translate/", {"token": translate_token("Hola", "es"), "text": "Hola"},
+            HTTP_HX_REQUEST="true")
         assert translated.status_code == 200
         assert b"did not answer in 0.3" in translated.content
 

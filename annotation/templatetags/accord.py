@@ -1,7 +1,8 @@
 """Template tags of Accord: `{% load accord %}`.
 
-Text blocks carry a signed token with their own text, so the translate endpoint only ever
-translates text the server rendered: no open proxy, and no database lookup or access check.
+Text blocks carry a token signing a hash of their text; the browser posts the text shown with
+it, so the translate endpoint only ever translates text the server rendered: no open proxy, and
+no database lookup or access check.
 """
 
 from __future__ import annotations
@@ -71,11 +72,11 @@ TEXT_BLOCK_HTML = """<section class="text-block" id="{block_id}">
     <span class="text-block-label">{label}</span>
     <span class="lang-badge"{unknown}>{badge}</span>
     <button type="button" class="translate-btn" data-translate
-            hx-post="{url}" hx-vals="{hx_vals}"
+            hx-post="{url}" hx-vals="{hx_vals}" data-translate-text="{block_id}-text"
             hx-target="#{block_id}-translation" hx-swap="innerHTML" hx-disabled-elt="this"
             aria-controls="{block_id}-translation">Translate</button>
   </header>
-  <div class="text" dir="auto" lang="{language}">{text}</div>
+  <div class="text" id="{block_id}-text" dir="auto" lang="{language}">{text}</div>
   <div class="translation" id="{block_id}-translation" aria-live="polite"></div>
 </section>
 """
@@ -84,7 +85,7 @@ BACK_TRANSLATION_HTML = """<section class="text-block back-translation" id="{blo
     <span class="text-block-label">Machine back-translation into English</span>
   </header>
   <div class="translation" id="{block_id}-translation" aria-live="polite"
-       hx-post="{url}" hx-vals="{hx_vals}" hx-trigger="load"
+       hx-post="{url}" hx-vals="{hx_vals}" data-translate-text="{source_id}-text" hx-trigger="load"
        hx-target="this" hx-swap="innerHTML">
     <p class="translation-pending">Translating…</p>
   </div>
@@ -103,7 +104,8 @@ def _block_values(text: str | None, language: str | None, block_id: str | None,
         "language": language,
         "block_id": block_id or f"tb-{secrets.token_hex(5)}",
         # JSON for htmx, escaped into a double-quoted attribute. A signed token is URL-safe
-        # base64 with "." and ":", nothing JSON would escape, so no encoder is needed.
+        # base64 with "." and ":", nothing JSON would escape, so no encoder is needed. The
+        # text itself goes with it from the page (data-translate-text, accord.js).
         "hx_vals": f'{{"token": "{translate_token(text, language, target=target)}"}}',
         "url": cached_url("translate:block"),
     }
@@ -119,12 +121,13 @@ def text_block(text: str | None, language: str | None, label: str,
 
 
 @register.simple_tag
-def back_translation(text: str | None, language: str | None,
+def back_translation(text: str | None, language: str | None, source: str,
                      block_id: str | None = None) -> SafeString:
-    """A block that loads the machine translation of `text` into English by itself."""
+    """A block that loads the machine translation of `text` into English by itself; `source` is
+    the id of the text block on the page that shows `text` (the browser posts its text)."""
     values = _block_values(text, language, block_id, "en")
     return format_html(BACK_TRANSLATION_HTML, block_id=values["block_id"], url=values["url"],
-                       hx_vals=values["hx_vals"])
+                       hx_vals=values["hx_vals"], source_id=source)
 
 
 # Unit keys that name the model which wrote the response: `<item>|<model>` (response rating)

@@ -1,4 +1,5 @@
-"""The inline translation endpoint: POST a signed text-block token, get a partial back."""
+"""The inline translation endpoint: POST a text block's text and its signed token, get a
+partial back."""
 
 from __future__ import annotations
 
@@ -21,10 +22,11 @@ def block(request: HttpRequest) -> HttpResponse:
             return HttpResponse("Your session has ended; log in again.", status=403)
         return redirect_to_login(request.get_full_path())
     try:
-        payload = read_translate_token(request.POST.get("token", ""))
-        text, language = payload["t"], payload["l"]
+        text = request.POST.get("text", "")
+        payload = read_translate_token(request.POST.get("token", ""), text)
+        language = payload["l"]
         target = payload.get("target") or profile_for(request.user).working_language
-        if not all(isinstance(v, str) for v in (text, language, target)):
+        if not all(isinstance(v, str) for v in (language, target)):
             raise TypeError
     except (signing.BadSignature, KeyError, TypeError, AttributeError):
         return HttpResponseBadRequest("This translate button is not valid; reload the page.")

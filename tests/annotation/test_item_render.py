@@ -1,4 +1,4 @@
-"""What the cheaper item partial must still do: text blocks whose tokens carry exactly the
+"""What the cheaper item partial must still do: text blocks whose tokens hold for exactly the
 text shown, escaped; the real URLs where they are remembered or filled in; question and
 skip-reason markup remembered per process (`fragment`) that still follows each annotator's
 answers; progress widths as `widthratio` gave them."""
@@ -6,6 +6,7 @@ answers; progress widths as `widthratio` gave them."""
 from __future__ import annotations
 
 import json
+from unittest.mock import ANY
 
 import pytest
 from bs4 import BeautifulSoup
@@ -75,8 +76,9 @@ def test_every_text_block_token_carries_exactly_the_text_shown(kind, solo_batch,
         assert button["hx-post"] == reverse("translate:block")
         assert button["hx-target"] == f"#{block['id']}-translation"
         text = block.select_one(".text")
-        payload = read_translate_token(json.loads(button["hx-vals"])["token"])
-        assert payload == {"t": text.get_text(), "l": text["lang"]}
+        assert button["data-translate-text"] == text["id"]  # the text the browser posts
+        payload = read_translate_token(json.loads(button["hx-vals"])["token"], text.get_text())
+        assert payload == {"h": ANY, "l": text["lang"]}
     ids = [b["id"] for b in soup.select("section.text-block")]
     assert len(ids) == len(set(ids))
 
@@ -91,7 +93,7 @@ def test_a_text_block_escapes_its_text_label_and_language():
     assert soup.select_one(".text")["lang"] == '"><b>'
     assert soup.select_one(".text-block-label").get_text() == "<i>Response</i>"
     token = json.loads(soup.select_one("button")["hx-vals"])["token"]
-    assert read_translate_token(token) == {"t": '<script>alert(1)</script>"', "l": '"><b>'}
+    assert read_translate_token(token, '<script>alert(1)</script>"') == {"h": ANY, "l": '"><b>'}
 
 
 # --- URLs ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import json
 import re
 import time
 from concurrent.futures import Future
+from unittest.mock import ANY
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -31,9 +32,9 @@ from annotation.translation import (
     MSG_RATE,
     MSG_UNREACHABLE,
     PASSTHROUGH,
-    TRANSLATE_SALT,
     provider_language,
     read_translate_token,
+    shown_text,
     split_text,
     translate,
     translate_token,
@@ -321,14 +322,16 @@ def test_text_block_escapes_and_marks_direction():
 
     assert "<script>alert(1)</script>" not in markup
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in markup
-    assert '<div class="text" dir="auto" lang="ar">' in markup
+    assert '<div class="text" id="r1-text" dir="auto" lang="ar">' in markup
     assert "data-translate" in markup
+    assert attr(markup, "data-translate-text") == "r1-text"
     assert attr(markup, "hx-post") == reverse("translate:block")
     assert attr(markup, "hx-target") == "#r1-translation"
     assert 'id="r1-translation"' in markup
     assert 'aria-live="polite"' in markup
     token = json.loads(attr(markup, "hx-vals"))["token"]
-    assert read_translate_token(token) == {"t": text, "l": "ar"}
+    assert read_translate_token(token, text) == {"h": ANY, "l": "ar"}
+    assert text not in html.unescape(attr(markup, "hx-vals"))  # the page carries it once
 
 
 def test_text_block_with_unknown_language_gets_unique_ids():
@@ -340,26 +343,31 @@ def test_text_block_with_unknown_language_gets_unique_ids():
 
 
 def test_back_translation_loads_itself_into_english():
-    markup = render("{% back_translation text 'hi' block_id='bt' %}", text="नमस्ते <b>")
+    markup = render("{% back_translation text 'hi' 'shown' block_id='bt' %}", text="नमस्ते <b>")
 
     assert "Machine back-translation into English" in markup
     assert attr(markup, "hx-trigger") == "load"
     assert attr(markup, "hx-target") == "this"
+    assert attr(markup, "data-translate-text") == "shown-text"  # the block showing the text
     token = json.loads(attr(markup, "hx-vals"))["token"]
-    assert read_translate_token(token) == {"t": "नमस्ते <b>", "l": "hi", "target": "en"}
+    assert read_translate_token(token, "नमस्ते <b>") == {"h": ANY, "l": "hi", "target": "en"}
 
 
-def test_tokens_carry_text_as_utf8_and_read_the_ascii_escaped_ones_of_older_pages():
-    text = "ภาษาไทย " * 200
-    payload = {"t": text, "l": "th"}
-    old = signing.dumps(payload, salt=TRANSLATE_SALT, compress=True)  # Django's own JSON
+def test_a_token_is_short_and_holds_only_for_its_own_text_as_the_page_shows_it():
+    text = "ภาษาไทย\r\nบรรทัด\rสาม\x00 " * 200
 
     token = translate_token(text, "th")
 
-    assert read_translate_token(token) == read_translate_token(old) == payload
-    assert len(token) < len(old)
+    assert len(token) < 150
+    # What the browser reads back from the page: CR and CRLF as LF, no NUL.
+    shown = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    assert shown_text(text) == shown
+    assert read_translate_token(token, shown) == read_translate_token(token, text)
+    for other in (text + " ", text[1:], "Hola"):
+        with pytest.raises(signing.BadSignature):
+            read_translate_token(token, other)
     with pytest.raises(signing.BadSignature):
-        read_translate_token(token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1])
+        read_translate_token(token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1], text)
 
 
 # --- the endpoint ---------------------------------------------------------------------------
@@ -374,8 +382,8 @@ def test_url_name():
 def test_anonymous_gets_no_translation(db, fake, client):
     token = translate_token("Hola", "es")
 
-    htmx = client.post(URL, {"token": token}, HTTP_HX_REQUEST="true")
-    plain = client.post(URL, {"token": token})
+    htmx = client.post(URL, {"token": token, "text": "Hola"}, HTTP_HX_REQUEST="true")
+    plain = client.post(URL, {"token": token, "text": "Hola"})
 
     assert htmx.status_code == 403
     assert plain.status_code == 302
@@ -392,24 +400,34 @@ def test_get_is_refused(client, annotator_a):
 def test_bad_token_is_400(client, annotator_a, fake, token):
     client.force_login(annotator_a)
 
-    response = client.post(URL, {"token": token}, HTTP_HX_REQUEST="true")
+    response = client.post(URL, {"token": token, "text": "Hola"}, HTTP_HX_REQUEST="true")
 
     assert response.status_code == 400
     assert not fake.calls
 
 
+def test_a_good_token_with_another_text_is_400(client, annotator_a, fake):
+    client.force_login(annotator_a)
+    token = translate_token("Hola", "es")
+
+    for text in ("Adiós", "", None):
+        data = {"token": token} if text is None else {"token": token, "text": text}
+        assert client.post(URL, data).status_code == 400
+    assert not fake.calls
+
+
 def test_token_with_another_salt_is_400(client, annotator_a):
     client.force_login(annotator_a)
-    forged = signing.dumps({"t": "anything", "l": "es"}, compress=True)
+    forged = signing.dumps({"h": "0" * 32, "l": "es"})
 
-    assert client.post(URL, {"token": forged}).status_code == 400
+    assert client.post(URL, {"token": forged, "text": "anything"}).status_code == 400
 
 
 def test_good_token_translates_and_escapes(client, annotator_a, fake):
     client.force_login(annotator_a)
     fake.get(GOOGLE_URL, body=google_page("<script>alert(1)</script> Hello"))
 
-    response = client.post(URL, {"token": translate_token("Hola", "es")},
+    response = client.post(URL, {"token": translate_token("Hola", "es"), "text": "Hola"},
                            HTTP_HX_REQUEST="true")
 
     body = response.content.decode()
@@ -426,12 +444,12 @@ def test_working_language_from_the_profile_is_used(client, annotator_a, fake):
     client.force_login(annotator_a)
     fake.get(GOOGLE_URL, body=google_page("Hallo"))
 
-    response = client.post(URL, {"token": translate_token("Hola", "es")})
+    response = client.post(URL, {"token": translate_token("Hola", "es"), "text": "Hola"})
 
     assert params_of(fake.calls[0])["tl"] == "de"
     assert 'lang="de"' in response.content.decode()
     # The second press is served from the cache.
-    again = client.post(URL, {"token": translate_token("Hola", "es")})
+    again = client.post(URL, {"token": translate_token("Hola", "es"), "text": "Hola"})
     assert len(fake.calls) == 1
     assert "cached" in again.content.decode()
 
@@ -440,10 +458,10 @@ def test_back_translation_forces_english(client, annotator_a, fake):
     profile_update(user=annotator_a, working_language="fr")
     client.force_login(annotator_a)
     fake.get(GOOGLE_URL, body=google_page("Hello"))
-    markup = render("{% back_translation 'Hola' 'es' %}")
+    markup = render("{% back_translation 'Hola' 'es' 'shown' %}")
     token = json.loads(attr(markup, "hx-vals"))["token"]
 
-    response = client.post(URL, {"token": token})
+    response = client.post(URL, {"token": token, "text": "Hola"})
 
     assert params_of(fake.calls[0])["tl"] == "en"
     assert "Hello" in response.content.decode()
@@ -453,7 +471,7 @@ def test_errors_are_200_with_an_inline_message(client, annotator_a, fake):
     client.force_login(annotator_a)
     fake.get(GOOGLE_URL, status=429)
 
-    response = client.post(URL, {"token": translate_token("Hola", "es")})
+    response = client.post(URL, {"token": translate_token("Hola", "es"), "text": "Hola"})
 
     assert response.status_code == 200
     body = response.content.decode()
@@ -467,7 +485,8 @@ def test_a_rendered_block_round_trips_through_the_endpoint(client, annotator_a, 
     markup = render("{% text_block 'Bonjour' 'fr' 'Instruction' %}")
     token = json.loads(attr(markup, "hx-vals"))["token"]
 
-    response = client.post(attr(markup, "hx-post"), {"token": token}, HTTP_HX_REQUEST="true")
+    response = client.post(attr(markup, "hx-post"), {"token": token, "text": "Bonjour"},
+                           HTTP_HX_REQUEST="true")
 
     assert response.status_code == 200
     assert "Hello" in response.content.decode()

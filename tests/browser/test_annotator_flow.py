@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
@@ -15,6 +16,7 @@ from playwright.sync_api import expect
 
 from annotation.models import Assignment, AssignmentStatus, Label, TaskKind
 from annotation.tasks import Filters
+from annotation.translation import shown_text
 from tests.conftest import PASSWORD
 
 from .conftest import login, screenshot
@@ -199,3 +201,28 @@ def test_annotator_labels_with_the_keyboard_alone(page, fake_google, make_batch,
     wait_for_swap(page, before)
     pair_unit = Assignment.objects.select_related("unit").get(pk=before).unit.unit_key
     assert Label.objects.get(unit=pair_unit, field="preference").value == "tie"
+
+
+def test_translate_sends_the_text_the_page_shows(page, fake_google, make_batch, annotator_a):
+    # The token signs a hash of the text; the browser posts the block's own text with it. HTML
+    # parsing turns CRLF and CR into LF and drops NUL; markup in the text stays text.
+    batch = make_batch(TaskKind.INSTRUCTION_VALIDATION, size=1, overlap=0.0,
+                       annotators=[annotator_a], filters=Filters(languages=("ar",)))
+    item = Assignment.objects.get(batch=batch).unit.item
+    item.instruction = "اكتب <b>قصة</b> &amp;\r\nسطر\rثالث\x00\tنهاية 🙂"
+    item.core_instruction = item.input_material = ""
+    item.save()
+
+    login(page, annotator_a.username, PASSWORD)
+    page.goto(f"/queues/{batch.pk}/")
+    block = page.locator(".text-block").filter(has=page.locator(".text[lang=ar]"))
+    block.get_by_role("button", name="Translate").click()
+    expect(block.locator(".translated")).to_contain_text(FAKE)
+
+    sent = [params_of(call) for call in fake_google.calls]
+    assert sent == [{"sl": "ar", "tl": "en", "q": shown_text(item.instruction)}]
+
+
+def params_of(call) -> dict[str, str]:
+    query = parse_qs(urlsplit(call.request.url).query)
+    return {key: query[key][0] for key in ("sl", "tl", "q")}
