@@ -293,5 +293,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"accord": {"handlers": ["console"], "level": "INFO"}},
+    "loggers": {
+        "accord": {"handlers": ["console"], "level": "INFO"},
+        # Django logs a 500's traceback to the console only with DEBUG on (and mails it to
+        # ADMINS, which Accord does not set): without this, production errors left no trace.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
 }

@@ -79,3 +79,19 @@ def test_the_wsgi_application_loads_the_urlconf_before_its_first_request():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "True"]
+
+
+def test_a_server_error_leaves_its_traceback_on_the_console_in_production():
+    # Django prints a 500's traceback only with DEBUG on, and mails it to ADMINS otherwise.
+    result = run_django(
+        "from django.http import HttpResponseServerError; from django.test import "
+        "RequestFactory; from django.utils.log import log_response\n"
+        "try:\n    raise RuntimeError('the queue broke')\nexcept RuntimeError as exc:\n"
+        "    log_response('Internal Server Error: %s', '/queues/', "
+        "response=HttpResponseServerError(), request=RequestFactory().get('/queues/'), "
+        "exception=exc)",
+        ACCORD_DEBUG="false", ACCORD_SECRET_KEY="s" * 60, ACCORD_ALLOWED_HOSTS="127.0.0.1",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Internal Server Error: /queues/" in result.stderr
+    assert "Traceback" in result.stderr and "RuntimeError: the queue broke" in result.stderr
