@@ -13,6 +13,8 @@ from bs4 import BeautifulSoup
 from django.template import Context, Template, engines
 from django.test import Client
 from django.urls import clear_script_prefix, get_script_prefix, reverse, set_script_prefix
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from annotation.models import Assignment, TaskKind
 from annotation.selectors import questions_for_assignment
@@ -232,3 +234,11 @@ def test_progress_widths_are_what_widthratio_gave(part, whole):
     expected = Template("{% widthratio part whole 100 %}").render(
         Context({"part": part, "whole": whole}))
     assert _percent(part, whole) == expected
+
+
+def test_text_block_markup_is_filled_exactly_as_format_html_would():
+    values = {"block_id": "b<1>", "label": "<i>L</i> & 'q'", "badge": '"', "unknown": mark_safe(
+        "<em>safe</em>"), "url": "/t?a=1&b=2", "hx_vals": '{"token": "x:y"}', "language": "ar",
+        "text": "<script>alert(1)</script>\nمرحبا & \"'"}
+    assert accord._fill(accord.TEXT_BLOCK_HTML, **values) == format_html(
+        accord.TEXT_BLOCK_HTML, **values)
