@@ -388,18 +388,27 @@ def dawid_skene(tasks: np.ndarray, workers: np.ndarray, labels: np.ndarray, *,
     clipped and normalised per worker over the labels that worker gave, the same evidence
     lower bound and tolerance), on numpy arrays: crowd-kit's pandas frames of strings cost
     hundreds of MB at a million labels and its import alone ~100 MB. The tests hold the
-    two to the same results."""
+    two to the same results.
+
+    Memory: one float per label (`weights`, refilled by every gather) and two (n_tasks,
+    n_labels) tables, reused by every iteration (computed in place, with the same floating
+    point operations in the same order as the plain expressions, so the same bits)."""
     pairs = workers * n_labels + labels
     given = (np.bincount(pairs, minlength=n_workers * n_labels) > 0).reshape(
         n_workers, n_labels, 1)
     counts = np.bincount(tasks * n_labels + labels, minlength=n_tasks * n_labels)
     probas = counts.reshape(n_tasks, n_labels).astype(float)
+    del counts
     probas /= probas.sum(axis=1, keepdims=True)
+    # The per-label gathers go into this buffer ("clip": the codes are in range, and an
+    # out= take in the default "raise" mode buffers a copy anyway).
+    weights = np.empty(len(tasks))
 
     def expected_counts(probas: np.ndarray) -> np.ndarray:
         """[worker, given label, true label]: the sum of the true label's probability over
         the tasks where the worker gave that label."""
-        return np.stack([np.bincount(pairs, weights=probas[:, k].take(tasks),
+        return np.stack([np.bincount(pairs, weights=probas[:, k].take(tasks, out=weights,
+                                                                        mode="clip"),
                                      minlength=n_workers * n_labels)
                          for k in range(n_labels)], axis=1).reshape(n_workers, n_labels,
                                                                     n_labels)
@@ -412,17 +421,26 @@ def dawid_skene(tasks: np.ndarray, workers: np.ndarray, labels: np.ndarray, *,
     priors = probas.mean(axis=0)
     errors = m_step(expected_counts(probas))
     loss = -np.inf
+    # The E-step's table (its log-likelihoods become the new probabilities in place) and
+    # the entropy's; both C-ordered like the arrays they stand for, so reductions over
+    # them add in the same order.
+    table = np.empty((n_tasks, n_labels))
+    spare = probas  # the start's probabilities are not read again
     with np.errstate(divide="ignore"):  # log of a label a worker never gave: never read
         for _ in range(DS_ITERATIONS):
             # Rows (worker, given label) of the error table, gathered by `pairs`: the same
             # values as indexing by worker and label, without a 2-D fancy index per label.
             log2_errors = np.log2(errors).reshape(n_workers * n_labels, n_labels)
-            likelihood = np.log2(np.maximum(priors, DS_EPS)) + np.stack(
-                [np.bincount(tasks, weights=log2_errors[:, k].take(pairs), minlength=n_tasks)
-                 for k in range(n_labels)], axis=1)
+            for k in range(n_labels):
+                table[:, k] = np.bincount(
+                    tasks, weights=log2_errors[:, k].take(pairs, out=weights, mode="clip"),
+                    minlength=n_tasks)
+            table += np.log2(np.maximum(priors, DS_EPS))  # log2 priors + sums, per task
             # The row maximum column by column: max over a 2-wide axis is numpy's slow case.
-            top = reduce(np.maximum, (likelihood[:, k] for k in range(n_labels)))
-            probas = np.exp2(likelihood - top[:, None])
+            top = reduce(np.maximum, (table[:, k] for k in range(n_labels)))
+            table -= top[:, None]
+            del top
+            probas = np.exp2(table, out=table)
             probas /= probas.sum(axis=1, keepdims=True)
             priors = probas.mean(axis=0)
             counts = expected_counts(probas)
@@ -432,8 +450,10 @@ def dawid_skene(tasks: np.ndarray, workers: np.ndarray, labels: np.ndarray, *,
             log_errors = np.where(given, np.log(np.where(given, errors, 1.0)), 0.0)
             expectation = float((counts * log_errors).sum()) + float(
                 np.log(np.maximum(priors, DS_EPS)) @ (rows_per_task @ probas))
-            probas = np.maximum(probas, DS_EPS)
-            entropy = -float((np.log(probas) * probas).sum())
+            probas = np.maximum(probas, DS_EPS, out=probas)
+            np.log(probas, out=spare)
+            spare *= probas
+            entropy = -float(spare.sum())
             new_loss = (expectation + entropy) / len(tasks)
             if new_loss - loss < DS_TOLERANCE:
                 break
@@ -477,13 +497,16 @@ class _FieldCodes:
             recode[code] = names.index(value)
         tasks = np.frombuffer(self.tasks, dtype=np.int32)
         workers = np.frombuffer(self.workers, dtype=np.int32)
-        labels = recode[np.frombuffer(self.labels, dtype=np.int32)]
+        labels = np.frombuffer(self.labels, dtype=np.int32)
+        if (recode != np.arange(len(names))).any():
+            labels = recode[labels]
         probas = dawid_skene(tasks, workers, labels, n_tasks=self.n_units,
                              n_workers=n_workers, n_labels=len(names))
-        predicted_no = np.asarray(names, dtype=object)[probas.argmax(axis=1)] == FAILING
-        is_no = labels == (names.index(FAILING) if FAILING in names else -1)
-        n_no = np.bincount(tasks, weights=is_no, minlength=self.n_units)
-        n_yes = np.bincount(tasks, weights=~is_no, minlength=self.n_units)
+        failing = names.index(FAILING) if FAILING in names else -1
+        predicted_no = probas.argmax(axis=1) == failing
+        del probas
+        n_no = np.bincount(tasks[labels == failing], minlength=self.n_units)
+        n_yes = np.bincount(tasks, minlength=self.n_units) - n_no
         # resolve_counts on a yes/no field: conservative fails on one "no"; majority fails
         # unless "yes" has more votes (a tie falls back to conservative).
         conservative_no = n_no > 0
@@ -565,11 +588,15 @@ SCORES_SCHEMA = pa.schema([
 class _Parquet:
     """Rows appended as dicts or as tuples in schema order, written as row groups of CHUNK
     rows. Buffered as tuples and converted one column at a time: a million label rows as
-    dicts cost seconds."""
+    dicts cost seconds.
+
+    The arrays and the writer's buffers come from the system allocator: pyarrow's default
+    pool (mimalloc) keeps the pages it freed, a few MB more peak RSS, for no speed here."""
 
     def __init__(self, path: Path, schema: pa.Schema) -> None:
         self.schema = schema
-        self.writer = pq.ParquetWriter(path, schema)
+        self.pool = pa.system_memory_pool()
+        self.writer = pq.ParquetWriter(path, schema, memory_pool=self.pool)
         self.buffer: list[tuple] = []
         self.rows = 0
 
@@ -583,7 +610,7 @@ class _Parquet:
             del self.buffer[:CHUNK]
 
     def _write(self, rows: list[tuple]) -> None:
-        columns = [pa.array(column, type=f.type)
+        columns = [pa.array(column, type=f.type, memory_pool=self.pool)
                    for column, f in zip(zip(*rows, strict=True), self.schema, strict=True)]
         self.writer.write_table(pa.Table.from_arrays(columns, schema=self.schema))
         self.rows += len(rows)
@@ -624,6 +651,10 @@ class _Export:
 
     def run(self) -> int:
         self.progress("resolve", 0, 1)
+        # The Dawid-Skene fit first (its report is small, written with the agreement report):
+        # its arrays, the export's largest allocations, come and go before the other stages
+        # have fragmented the heap, rather than on top of what they leave behind.
+        models = resolution_models_report(benchmark=self.benchmark)
         resolution = resolve_groups(benchmark=self.benchmark, strategy=self.strategy)
         self.progress("resolve", 1, 1)
         removed = resolution.removed_keys
@@ -632,11 +663,14 @@ class _Export:
         scores = self._judgments(removed)
         self._labels()
         self._scores(scores)
+        n_removed = len(resolution.removed)
+        # Nothing of the above stays alive under the agreement report, the export's peak.
+        del resolution, removed, scores
         self.progress("agreement", 0, 1)
         self._json("agreement.json", agreement_report(benchmark=self.benchmark))
-        self._json("resolution_models.json", resolution_models_report(benchmark=self.benchmark))
+        self._json("resolution_models.json", models)
         self.progress("agreement", 1, 1)
-        return len(resolution.removed)
+        return n_removed
 
     def _json(self, name: str, data: dict) -> None:
         with self._open(name) as handle:
