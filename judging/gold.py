@@ -415,7 +415,9 @@ def dawid_skene(tasks: np.ndarray, workers: np.ndarray, labels: np.ndarray, *,
 
     def m_step(counts: np.ndarray) -> np.ndarray:
         errors = np.where(given, np.maximum(counts, DS_EPS), 0.0)
-        return errors / errors.sum(axis=1, keepdims=True)
+        # 0/0 only in the rows of a worker with no label on this field: rows no label reads.
+        with np.errstate(invalid="ignore"):
+            return errors / errors.sum(axis=1, keepdims=True)
 
     rows_per_task = np.bincount(tasks, minlength=n_tasks)
     priors = probas.mean(axis=0)
