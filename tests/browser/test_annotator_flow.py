@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
+from django.db import connection
 from playwright.sync_api import expect
 
 from annotation.models import Assignment, AssignmentStatus, Label, TaskKind
@@ -209,7 +210,8 @@ def test_translate_sends_the_text_the_page_shows(page, fake_google, make_batch, 
     batch = make_batch(TaskKind.INSTRUCTION_VALIDATION, size=1, overlap=0.0,
                        annotators=[annotator_a], filters=Filters(languages=("ar",)))
     item = Assignment.objects.get(batch=batch).unit.item
-    item.instruction = "اكتب <b>قصة</b> &amp;\r\nسطر\rثالث\x00\tنهاية 🙂"
+    nul = "\x00" if connection.vendor == "sqlite" else ""  # PostgreSQL stores no NUL
+    item.instruction = f"اكتب <b>قصة</b> &amp;\r\nسطر\rثالث{nul}\tنهاية 🙂"
     item.core_instruction = item.input_material = ""
     item.save()
 
