@@ -6,15 +6,39 @@ import http.client
 import socket
 import threading
 
+import pytest
 from django.core.management import get_commands
 from django.core.servers.basehttp import WSGIRequestHandler
+from whitenoise.runserver_nostatic.management.commands.runserver import (
+    Command as WhiteNoiseRunserver,
+)
 
-from annotation.management.commands.runserver import Command, DemoWSGIServer, ReusedThreads
+from annotation.management.commands.runserver import (
+    Command,
+    DemoWSGIServer,
+    NoDelayWSGIServer,
+    ReusedThreads,
+)
 
 
 def test_accords_runserver_is_the_one_django_runs():
     assert get_commands()["runserver"] == "annotation"
     assert Command.server_cls is DemoWSGIServer
+
+
+@pytest.mark.parametrize(("threading_flag", "server"),
+                         [(True, DemoWSGIServer), (False, NoDelayWSGIServer)])
+def test_nothreading_still_gets_a_single_threaded_server(monkeypatch, threading_flag, server):
+    ran = {}
+
+    def handle(self, *args, **options):
+        ran.update(server=self.server_cls, use_threading=options["use_threading"])
+
+    monkeypatch.setattr(WhiteNoiseRunserver, "handle", handle)
+    Command().handle(use_threading=threading_flag)
+    # Django's own threading stays off: DemoWSGIServer has its threads (and keep-alive).
+    assert ran == {"server": server, "use_threading": False}
+    assert issubclass(server, NoDelayWSGIServer)
 
 
 def test_accepted_connections_have_nagle_turned_off():

@@ -65,19 +65,22 @@ class ReusedThreads:
             self._idle.release()
 
 
-class DemoWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
-    # ThreadingMixIn tells Django's handler that keep-alive is safe; the threads are ours.
-    daemon_threads = True
+class NoDelayWSGIServer(WSGIServer):
     request_queue_size = socket.SOMAXCONN
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.workers = ReusedThreads("runserver")
 
     def get_request(self) -> tuple[socket.socket, object]:
         connection, address = super().get_request()
         connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return connection, address
+
+
+class DemoWSGIServer(socketserver.ThreadingMixIn, NoDelayWSGIServer):
+    # ThreadingMixIn tells Django's handler that keep-alive is safe; the threads are ours.
+    daemon_threads = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.workers = ReusedThreads("runserver")
 
     def process_request(self, request: socket.socket, client_address: object) -> None:
         self.workers.submit(self.process_request_thread, request, client_address)
@@ -87,6 +90,9 @@ class Command(WhiteNoiseRunserver):
     server_cls = DemoWSGIServer
 
     def handle(self, *args: Any, **options: Any) -> None:
-        # Django's run() would mix ThreadingMixIn in a second time; DemoWSGIServer has it.
+        # Django's run() mixes ThreadingMixIn in front of server_cls when threading:
+        # DemoWSGIServer brings its own threads. --nothreading keeps a single thread.
+        if not options["use_threading"]:
+            self.server_cls = NoDelayWSGIServer
         options["use_threading"] = False
         super().handle(*args, **options)
