@@ -85,6 +85,10 @@ def run(*, scale: float = 1.0, quick: bool = False, only: tuple[str, ...] = PHAS
         compare: bool = False, seed: int = 0) -> BenchContext:
     started = time.perf_counter()
     WORK_DIR.mkdir(parents=True, exist_ok=True)
+    # The servers and commands append to their logs within a run; a run starts them afresh,
+    # so that an error in a log is one of this run's.
+    for old_log in WORK_DIR.glob("*.log"):
+        old_log.unlink()
     # One file per scale: a quick small run never deletes the database a big one is loading.
     databases = {"sqlite": f"sqlite:///{WORK_DIR / f'bench-{scale:g}.sqlite3'}"}
     postgres = _postgres_bench_url()
