@@ -133,15 +133,15 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # connection, not on every run, and planning cost more than running most of the queue's
     # queries (next item: 3.6-4.4 ms of SQL down to 1.3-2.3 ms). Our backend keeps every
     # statement under PostgreSQL's 65,535 parameters (config/postgresql/base.py). Prepared
-    # statements live in the connection (kept CONN_MAX_AGE seconds), so they need direct
+    # statements live in the connection (kept by the pool below), so they need direct
     # connections or a pooler that supports them, not a transaction-pooling PgBouncer.
     DATABASES["default"]["ENGINE"] = "config.postgresql"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         server_side_binding=True, prepare_threshold=5,
         # A pool per process, so connections (and their prepared statements) outlive the
-        # thread that used them: runserver serves each browser connection in a new thread,
-        # which opened a PostgreSQL connection of its own. Django's pool requires
-        # CONN_MAX_AGE 0: a connection goes back to the pool at the end of each request.
+        # request and the thread that used them, and the threads of a server share at most
+        # max_size of them. Django's pool requires CONN_MAX_AGE 0: a connection goes back to
+        # the pool at the end of each request.
         pool={"min_size": 1, "max_size": 16, "timeout": 30},
     )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
