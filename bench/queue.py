@@ -10,9 +10,10 @@ bench/load.py's client, interleaved within each repeat:
   that server at that concurrency, client included;
 - next: the request an annotator's browser makes for the next item, the htmx partial of
   `/queues/<batch>/` with the session cookie;
-- submit: what pressing Enter sends, the htmx POST of the answer form (CSRF token, client id,
-  render token, one choice per question), whose response is the next item's form; the next
-  step answers that one.
+- submit: what pressing Enter sends, the htmx POST of the answer form (client id, render
+  token, one choice per question, and the page's CSRF token in htmx's header), whose response
+  is the next item's form; the next step answers that one. Each simulated annotator opens
+  the whole queue page once first, as a browser does.
 
 Rows (metric, unit): `queue.{floor,next,submit}.{p50,p95,p99}` (ms) and `.items_per_s`,
 `.errors` (responses outside 2xx plus failed steps) and `.dropped` (connections the server
@@ -161,8 +162,9 @@ def create_batch(url: str, annotators: list[str], bounds: Bounds) -> Batch:
 
 HTMX = {"HX-Request": "true", "HX-Target": "item-slot"}
 FORM_RE = re.compile(r'<form id="answer-form"[^>]*\saction="([^"]+)"')
-HIDDEN_RE = re.compile(r'<input type="hidden" name="(csrfmiddlewaretoken|client_id|rendered)" '
-                       r'value="([^"]*)"')
+HIDDEN_RE = re.compile(r'<input type="hidden" name="(client_id|rendered)" value="([^"]*)"')
+# The page's CSRF token, which htmx sends with every request (hx-headers on <body>).
+PAGE_TOKEN_RE = re.compile(r'<body hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'')
 RADIO_RE = re.compile(r'<input type="radio"[^>]*\sname="([^"]+)" value="([^"]*)"')
 
 
@@ -233,11 +235,19 @@ class SubmitThenNext:
         self.session, self.path, self.annotator = session, f"/queues/{batch}/", annotator
         self.origin = server.base_url
         self.form: AnswerForm | None = None
+        self.csrf_token = ""
         self.acknowledged = 0
 
     async def start(self, client: Client) -> None:
+        """Open the queue page as a browser does: the whole page, whose CSRF token htmx then
+        sends in a header (the partials carry none) and whose item is the first to answer."""
         client.cookies["sessionid"] = self.session
-        self.form = await self._queue_page(client)
+        page = (await client.request("GET", self.path)).text()
+        token = PAGE_TOKEN_RE.search(page)
+        if token is None:
+            raise ValueError(f"no CSRF token on the queue page: {page[:300]!r}")
+        self.csrf_token = html.unescape(token.group(1))
+        self.form = AnswerForm.parse(page)
 
     async def step(self, client: Client) -> None:
         if self.form is None:
@@ -245,6 +255,7 @@ class SubmitThenNext:
             self.form = await self._queue_page(client)
         form, self.form = self.form, None
         headers = {**HTMX, "Content-Type": "application/x-www-form-urlencoded",
+                   "X-CSRFToken": self.csrf_token,
                    "Origin": self.origin, "Referer": self.origin + self.path}
         response = await client.request("POST", form.action, headers=headers,
                                         body=form.body(self.acknowledged))

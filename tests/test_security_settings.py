@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from axes.models import AccessAttempt
+from django.conf import settings
 from django.db.models import F
 from django.test import Client
 from django.urls import reverse
@@ -305,3 +306,39 @@ def test_htmx_request_with_the_token_from_hx_headers_succeeds(make_batch, annota
     response = client.post(reverse("queue:profile"), {"working_language": "de"},
                            HTTP_HX_REQUEST="true", HTTP_X_CSRFTOKEN="x" * 64)
     assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_htmx_partials_leave_the_token_to_the_page_header(make_batch, annotator_a):
+    """A whole page's forms carry the token (they work without JavaScript); an htmx partial
+    carries none and sets no cookie, and its answer form is accepted with the page's token in
+    the header, item after item."""
+    batch = make_batch(TaskKind.INSTRUCTION_VALIDATION, size=4)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(annotator_a)
+    url = reverse("queue:work", args=[batch.pk])
+    page = client.get(url).content.decode()
+    forms = re.findall(r'<form[^>]*method="post".*?</form>', page, re.S)
+    assert len(forms) == 3  # answer, skip, log out
+    assert all('name="csrfmiddlewaretoken"' in form for form in forms)
+    token = hx_csrf_token(page)
+
+    partial = client.get(url, HTTP_HX_REQUEST="true")
+    assert "data-answer-form" in partial.content.decode()
+    assert "csrfmiddlewaretoken" not in partial.content.decode()
+    assert settings.CSRF_COOKIE_NAME not in partial.cookies
+
+    for _ in range(2):
+        form = re.search(r'<form id="answer-form"[^>]*action="([^"]+)"(.*?)</form>',
+                         partial.content.decode(), re.S)
+        fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"',
+                                 form.group(2)))
+        for name, value in re.findall(r'<input type="radio"[^>]*name="([^"]+)" value="([^"]*)"',
+                                      form.group(2)):
+            fields.setdefault(html.unescape(name), html.unescape(value))
+        assignment_id = int(form.group(1).rstrip("/").split("/")[-2])
+        partial = client.post(html.unescape(form.group(1)), fields, HTTP_HX_REQUEST="true",
+                              HTTP_X_CSRFTOKEN=token)
+        assert partial.status_code == 200
+        assert "data-error" not in partial.content.decode()
+        assert Assignment.objects.get(pk=assignment_id).status == AssignmentStatus.DONE

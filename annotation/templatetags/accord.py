@@ -7,15 +7,16 @@ no database lookup or access check.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Hashable
 from functools import lru_cache
 from html import escape as escape_html
+from random import getrandbits
 from weakref import WeakKeyDictionary
 
 from django import template
 from django.conf import settings
 from django.template import Context, Template
+from django.template.defaulttags import CsrfTokenNode
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.safestring import SafeString, mark_safe
 
@@ -65,6 +66,22 @@ def fragment(context: Context, template_name: str, **values: Hashable) -> SafeSt
     return html
 
 
+@register.simple_tag(takes_context=True)
+def csrf_field(context: Context) -> str:
+    """`{% csrf_token %}` in a whole page, nothing in an htmx partial: htmx sends the page's
+    token with every request (hx-headers on <body>, base.html), and the forms of a page served
+    whole, without JavaScript, carry their own.
+
+    Why leave it out: Django masks each token it renders with 32 characters drawn one by one
+    from the system's entropy, a getrandom call each, and CPython hands the GIL to another
+    thread around every such call. With 8 annotators on one server process those handoffs
+    cost ~0.6 ms of CPU per item (bench/fixes.md)."""
+    request = context.get("request")
+    if request is not None and getattr(request, "htmx", False):
+        return ""
+    return CsrfTokenNode().render(context)
+
+
 # The markup of the two blocks, filled by _fill, which escapes every value. An item page shows
 # 4-5 text blocks: as inclusion templates they took ~40 us more each (measured).
 TEXT_BLOCK_HTML = """<section class="text-block" id="{block_id}">
@@ -102,7 +119,8 @@ def _block_values(text: str | None, language: str | None, block_id: str | None,
     return {
         "text": text,
         "language": language,
-        "block_id": block_id or f"tb-{secrets.token_hex(5)}",
+        # Only unique on the page, so not from the system's entropy (see csrf_field).
+        "block_id": block_id or f"tb-{getrandbits(40):010x}",
         # JSON for htmx, escaped into a double-quoted attribute. A signed token is URL-safe
         # base64 with "." and ":", nothing JSON would escape, so no encoder is needed. The
         # text itself goes with it from the page (data-translate-text, accord.js).
