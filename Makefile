@@ -41,7 +41,7 @@ system-deps: ## Install missing Debian packages (Chromium, PostgreSQL, fonts)
 demo: install ## Migrate, load demo data and users, run the server on 127.0.0.1:8000
 	$(VENV_PY) manage.py migrate --noinput
 	$(VENV_PY) manage.py demo_setup
-	$(VENV_PY) manage.py runserver 127.0.0.1:8000
+	$(VENV_PY) manage.py runserver 127.0.0.1:8000 --noreload
 
 lint: install ## ruff check (formatting is not enforced)
 	$(VENV)/bin/ruff check .

@@ -1,8 +1,8 @@
 """Accord served for a bench, the two ways users run it, against a given DATABASE_URL.
 
-- "runserver": what `make demo` runs, `manage.py runserver 127.0.0.1:PORT` (Accord's own
-  runserver: TCP_NODELAY, a deep listen backlog, reused threads), in development settings
-  with the autoreloader on.
+- "runserver": what `make demo` runs, `manage.py runserver 127.0.0.1:PORT --noreload`
+  (Accord's own runserver: TCP_NODELAY, a deep listen backlog, reused threads), in
+  development settings.
 - "gunicorn": the production way, ACCORD_DEBUG=false, gunicorn with gthread workers
   (GUNICORN_WORKERS processes x GUNICORN_THREADS threads). Why gthread: the sync worker closes
   the connection after every response, so browsers could never keep one open; gthread keeps
@@ -12,9 +12,8 @@
   (PostgreSQL round trips, SQLite's write lock) without more memory. bench/queue.py measures the
   other shapes in its profiling notes.
 
-Each server runs in its own process group (the runserver reloader and its child, gunicorn's
-master and workers) and `serve` stops the whole group when the block ends, by its PID, also
-when the block raised.
+Each server runs in its own process group (gunicorn's master and workers) and `serve` stops
+the whole group when the block ends, by its PID, also when the block raised.
 """
 
 from __future__ import annotations
@@ -88,7 +87,7 @@ def free_port() -> int:
 
 def command_for(way: str, port: int) -> list[str]:
     if way == "runserver":
-        return [sys.executable, "manage.py", "runserver", f"{HOST}:{port}"]
+        return [sys.executable, "manage.py", "runserver", f"{HOST}:{port}", "--noreload"]
     if way == "gunicorn":
         return [str(VENV_BIN / "gunicorn"), "config.wsgi", "--bind", f"{HOST}:{port}",
                 "--worker-class", "gthread", "--workers", str(GUNICORN_WORKERS),
@@ -141,7 +140,7 @@ def stop(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=10)
-    # Children (gunicorn workers, the reloader's server) can outlive their parent.
+    # Children (gunicorn's workers) can outlive their parent.
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
