@@ -1,0 +1,66 @@
+"""Django's SQLite backend, with the process's writers queued on a lock instead of SQLite's
+busy handler.
+
+Every transaction begins IMMEDIATE (config/settings.py), taking the database's write lock. A
+writer that finds it taken sleeps in SQLite's busy handler, 1 ms then longer and longer, up to
+100 ms a try, and whoever asks at the moment the lock is free gets it. So the writer that
+has just committed often wins again while the others sleep: with 8 annotators answering on
+`make demo`'s server the median answer took 17-23 ms and the 95th percentile 165-340 ms. Here
+the threads of a process wait their turn on a lock of their own first, so SQLite's handler
+only arbitrates between processes (gunicorn's workers, a management command).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from django.db.backends.sqlite3 import base
+
+_WRITER_LOCKS: dict[str, threading.Lock] = {}
+_WRITER_LOCKS_GUARD = threading.Lock()
+
+
+def writer_lock(database: str) -> threading.Lock:
+    """The lock this process's writers of `database` (a file name) take before BEGIN."""
+    with _WRITER_LOCKS_GUARD:
+        return _WRITER_LOCKS.setdefault(database, threading.Lock())
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    # The writer lock while this connection's transaction holds it.
+    _held_writer_lock: threading.Lock | None = None
+
+    def _start_transaction_under_autocommit(self) -> None:
+        lock = writer_lock(str(self.settings_dict["NAME"]))
+        # As long as SQLite's own busy timeout; past it, BEGIN waits on SQLite as before.
+        if lock.acquire(timeout=self.settings_dict["OPTIONS"].get("timeout", 5)):
+            self._held_writer_lock = lock
+        try:
+            super()._start_transaction_under_autocommit()
+        except BaseException:
+            self._release_writer_lock()
+            raise
+
+    def _release_writer_lock(self) -> None:
+        lock, self._held_writer_lock = self._held_writer_lock, None
+        if lock is not None:
+            lock.release()
+
+    # The transaction ends by commit, rollback or the connection closing; each lets go.
+    def _commit(self) -> None:
+        try:
+            super()._commit()
+        finally:
+            self._release_writer_lock()
+
+    def _rollback(self) -> None:
+        try:
+            super()._rollback()
+        finally:
+            self._release_writer_lock()
+
+    def _close(self) -> None:
+        try:
+            super()._close()
+        finally:
+            self._release_writer_lock()
