@@ -232,11 +232,21 @@ def translate_token(text: str, language: str, *, target: str | None = None) -> s
 
     It signs a hash of the text as shown, not the text: the page carries the text once, and the
     browser posts it back with the token. The endpoint translates only text whose hash the
-    server signed, so it is no open proxy and needs no database lookup or access check."""
+    server signed, so it is no open proxy and needs no database lookup or access check.
+
+    A text's token never changes, so a process signs it once: signing took half of a text
+    block's render, and the same texts come back on every page of their unit."""
+    return _signed_token(settings.SECRET_KEY, text, language, target or "")
+
+
+# Keyed by the text itself: the loaded units (selectors.UNITS) hand out the same string objects,
+# whose hashes Python keeps. At most a few MB of texts that UNITS may have let go already.
+@lru_cache(maxsize=4096)
+def _signed_token(key: str, text: str, language: str, target: str) -> str:
     payload: dict[str, str] = {"h": _shown_hash(text), "l": language}
     if target:
         payload["target"] = target
-    return _token_signer(settings.SECRET_KEY).sign_object(payload)
+    return _token_signer(key).sign_object(payload)
 
 
 def read_translate_token(token: str, text: str) -> dict[str, str]:
@@ -254,9 +264,10 @@ def _shown_hash(text: str) -> str:
 
 
 @lru_cache(maxsize=2)
-def _token_signer(key: str) -> signing.TimestampSigner:
-    # Built once per key rather than for every block of every page.
-    return signing.TimestampSigner(key=key, salt=TRANSLATE_SALT)
+def _token_signer(key: str) -> signing.Signer:
+    # Built once per key rather than for every block of every page. No timestamp: a token is
+    # good for as long as its text is (and signing the same text gives the same token).
+    return signing.Signer(key=key, salt=TRANSLATE_SALT)
 
 
 # --- the service ----------------------------------------------------------------------------

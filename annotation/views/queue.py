@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import get_template
 from django.urls import path
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -40,11 +41,24 @@ from annotation.services import (
     profile_update,
     user_token_regenerate,
 )
+from annotation.stencils import Stencils
 from annotation.tasks import Question, task_spec
-from annotation.templatetags.accord import cached_url
+from annotation.templatetags.accord import blind_unit_key, cached_url
 
 ITEM_PARTIAL = "annotation/partials/_item.html"
+QUESTIONS_PARTIAL = "annotation/partials/_item_questions.html"
 WORK_PAGE = "annotation/queue/work.html"
+# What changes from one fresh item of a batch to the next in its partial. The rest (header,
+# the answer form's shell, note, actions, skip panel) cost as much to render node by node as
+# the item's material; it is rendered once per batch into a stencil, filled with these.
+ITEM_SLOTS = (
+    "assignment_id", "assignment_status", "position", "unit_key", "progress_total",
+    "progress_done", "progress_skipped", "progress_finished", "progress_done_width",
+    "progress_skipped_width", "submit_url", "skip_url", "client_id", "rendered",
+    "material_html", "questions_html",
+)
+# Per batch and its URLs; a handful of batches are in use at a time.
+ITEM_FRAMES = Stencils(size=200)
 # POST fields that travel with the answers but are not answers.
 ENVELOPE_FIELDS = frozenset({"csrfmiddlewaretoken", "note", "client_id", "rendered"})
 
@@ -224,9 +238,12 @@ def _item_context(request: HttpRequest, batch: Batch, assignment: Assignment | N
     context: dict[str, Any] = {
         "batch": batch, "progress": progress, "assignment": assignment, "error": error,
         "notice": notice, "back_url": cached_url("queue:back", batch.pk),
-        "list_url": cached_url("queue:list"),
-        # Counted and rendered here rather than by template tags: the partial is rendered on
-        # every item, and a template lookup or tag costs more than the arithmetic.
+        "list_url": cached_url("queue:list"), "fresh": False,
+        # Plain values, counted here rather than by template tags: the partial is rendered on
+        # every item, a template lookup or tag costs more than the arithmetic, and they are
+        # slots of the item's stencil (ITEM_SLOTS).
+        "progress_total": progress.total, "progress_done": progress.done,
+        "progress_skipped": progress.skipped,
         "progress_finished": progress.done + progress.skipped,
         "progress_done_width": _percent(progress.done, progress.total),
         "progress_skipped_width": _percent(progress.skipped, progress.total),
@@ -250,6 +267,9 @@ def _item_context(request: HttpRequest, batch: Batch, assignment: Assignment | N
         context["back_url"] += f"?before={assignment.pk}"
     language = assignment.unit.language or (unit.item.language if unit.item else "")
     context.update(
+        assignment_id=assignment.pk, assignment_status=assignment.status,
+        position=assignment.position,
+        unit_key=blind_unit_key(assignment.unit.unit_key, batch.kind),
         language=language, language_name=language_name(language),
         finished=False, unit=unit, kind=batch.kind, item=unit.item, anchor=unit.anchor,
         requirements=unit.requirements, extra=unit.extra, questions=questions,
@@ -264,14 +284,28 @@ def _item_context(request: HttpRequest, batch: Batch, assignment: Assignment | N
         submit_url=_assignment_url("queue:submit", batch.pk, assignment.pk),
         skip_url=_assignment_url("queue:skip", batch.pk, assignment.pk),
     )
+    # The parts that differ from item to item, rendered on their own: slots of the stencil.
+    context["material_html"] = get_template(context["item_template"]).render(context)
+    context["questions_html"] = get_template(QUESTIONS_PARTIAL).render(context)
+    # A pending item shown as it comes, nothing typed, refused or noted on it.
+    context["fresh"] = (assignment.status == AssignmentStatus.PENDING and not error
+                        and not notice and not answers and not note and skip_form is None)
     return context
 
 
 def _render_item(request: HttpRequest, context: dict[str, Any], status: int = 200
                  ) -> HttpResponse:
-    """The partial for htmx, the full page otherwise; the same URL serves both."""
-    template = ITEM_PARTIAL if _is_htmx(request) else WORK_PAGE
-    response = render(request, template, context, status=status)
+    """The partial for htmx, the full page otherwise; the same URL serves both. A fresh item's
+    partial comes from its batch's stencil."""
+    if not _is_htmx(request):
+        response = render(request, WORK_PAGE, context, status=status)
+    elif context["fresh"]:
+        batch = context["batch"]
+        frame = (batch.pk, batch.name, batch.kind, context["back_url"], context["list_url"])
+        response = HttpResponse(ITEM_FRAMES.render(ITEM_PARTIAL, frame, context, ITEM_SLOTS,
+                                                   request), status=status)
+    else:
+        response = render(request, ITEM_PARTIAL, context, status=status)
     patch_vary_headers(response, ("HX-Request",))
     return response
 

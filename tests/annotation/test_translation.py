@@ -334,6 +334,18 @@ def test_text_block_escapes_and_marks_direction():
     assert text not in html.unescape(attr(markup, "hx-vals"))  # the page carries it once
 
 
+
+def test_a_texts_token_is_signed_once_and_only_for_this_key(settings):
+    first = translate_token("Hallo Welt", "de")
+    assert translate_token("Hallo Welt", "de") == first
+    assert len({first, translate_token("Hallo Welt", "nl"), translate_token("Hallo", "de"),
+                translate_token("Hallo Welt", "de", target="en")}) == 4
+
+    settings.SECRET_KEY = "another-key-" * 6
+    assert translate_token("Hallo Welt", "de") != first
+    with pytest.raises(signing.BadSignature):
+        read_translate_token(first, "Hallo Welt")
+
 def test_text_block_with_unknown_language_gets_unique_ids():
     markup = render("{% text_block 'a' '' 'A' %}{% text_block 'b' '' 'B' %}")
 
