@@ -118,13 +118,13 @@ DATABASES = {
 # Connections persist across requests (opening one costs more than a typical queue request's
 # queries: 1.6 ms of CPU on SQLite with its PRAGMAs, bench/queue.py).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Writers of one process queue on a lock of their own before BEGIN (config/sqlite).
+    # In make demo's server, writers queue on a lock of their own before BEGIN (config/sqlite).
     DATABASES["default"]["ENGINE"] = "config.sqlite"
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
-        # IMMEDIATE takes the write lock at BEGIN, so two writers wait their turn (threads of
-        # one process on config/sqlite's lock, processes on the busy timeout) instead of one
-        # failing with "database is locked" when it upgrades a read lock.
+        # IMMEDIATE takes the write lock at BEGIN, so two writers wait their turn (on the busy
+        # timeout; in make demo's server on config/sqlite's lock first) instead of one failing
+        # with "database is locked" when it upgrades a read lock.
         "transaction_mode": "IMMEDIATE",
         "init_command": (
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;"

@@ -20,6 +20,7 @@ from annotation.management.commands.runserver import (
     NoDelayWSGIServer,
     ReusedThreads,
 )
+from config.sqlite import base as sqlite_backend
 
 
 def test_accords_runserver_is_the_one_django_runs():
@@ -36,10 +37,13 @@ def test_nothreading_still_gets_a_single_threaded_server(monkeypatch, threading_
         ran.update(server=self.server_cls, use_threading=options["use_threading"])
 
     monkeypatch.setattr(WhiteNoiseRunserver, "handle", handle)
+    monkeypatch.setattr(sqlite_backend, "_queue_writers", False)
     Command().handle(use_threading=threading_flag)
     # Django's own threading stays off: DemoWSGIServer has its threads (and keep-alive).
     assert ran == {"server": server, "use_threading": False}
     assert issubclass(server, NoDelayWSGIServer)
+    # The one process serving: its SQLite writers queue in it (config/sqlite).
+    assert sqlite_backend._queue_writers
 
 
 def test_accepted_connections_have_nagle_turned_off():

@@ -1,5 +1,5 @@
-"""config/sqlite: a process's writers queue on a lock of their own before BEGIN IMMEDIATE, and
-every way a transaction ends lets go of it."""
+"""config/sqlite: in a process that asks for it (`make demo`'s runserver), writers queue on a
+lock of their own before BEGIN IMMEDIATE, and every way a transaction ends lets go of it."""
 
 from __future__ import annotations
 
@@ -11,9 +11,15 @@ from pathlib import Path
 import pytest
 from django.db import OperationalError, connection
 
+from config.sqlite import base as sqlite_backend
 from config.sqlite.base import DatabaseWrapper, writer_lock
 
 pytestmark = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's backend")
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    monkeypatch.setattr(sqlite_backend, "_queue_writers", True)
 
 
 @pytest.fixture
@@ -47,7 +53,7 @@ def test_the_settings_use_this_backend():
     assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
 
 
-def test_a_second_writer_waits_on_the_lock_until_the_first_commits(open_connection):
+def test_a_second_writer_waits_on_the_lock_until_the_first_commits(queued, open_connection):
     first, second = open_connection(), open_connection()
     lock = writer_lock(first.settings_dict["NAME"])
     first.cursor().execute("CREATE TABLE t (n INTEGER)")
@@ -85,7 +91,7 @@ def test_a_second_writer_waits_on_the_lock_until_the_first_commits(open_connecti
 
 
 @pytest.mark.parametrize("end", ["rollback", "close"])
-def test_a_rollback_or_a_closed_connection_lets_go(open_connection, end):
+def test_a_rollback_or_a_closed_connection_lets_go(queued, open_connection, end):
     wrapper = open_connection()
     lock = writer_lock(wrapper.settings_dict["NAME"])
     begin(wrapper)
@@ -94,7 +100,7 @@ def test_a_rollback_or_a_closed_connection_lets_go(open_connection, end):
     assert not lock.locked()
 
 
-def test_a_begin_that_fails_lets_go(open_connection):
+def test_a_begin_that_fails_lets_go(queued, open_connection):
     wrapper = open_connection()
     lock = writer_lock(wrapper.settings_dict["NAME"])
     # Another process holds the database's write lock, and this connection will not wait.
@@ -108,3 +114,12 @@ def test_a_begin_that_fails_lets_go(open_connection):
     finally:
         other.execute("ROLLBACK")
         other.close()
+
+
+def test_other_processes_leave_writers_to_sqlite(open_connection):
+    """gunicorn's workers and management commands: no lock of the process's own."""
+    assert not sqlite_backend._queue_writers
+    wrapper = open_connection()
+    begin(wrapper)
+    assert not writer_lock(wrapper.settings_dict["NAME"]).locked()
+    wrapper.rollback()

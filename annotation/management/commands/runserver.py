@@ -1,4 +1,5 @@
-"""`runserver` for `make demo`: TCP_NODELAY, a deep listen backlog, and reused worker threads.
+"""`runserver` for `make demo`: TCP_NODELAY, a deep listen backlog, reused worker threads, and
+its SQLite writers queued in the process.
 
 - Browsers keep connections alive. The development server writes a response's headers and
   body in separate small packets; with Nagle's algorithm on, the body then waits for the
@@ -9,6 +10,8 @@
   every new TCP connection paid for a new SQLite connection (and its schema parse). Worker
   threads that outlive their connections keep theirs; there are never more of them than
   connections served at once, as before.
+- The one process serving, its SQLite writers take turns on a lock of their own rather than
+  in SQLite's busy handler (config/sqlite).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from django.core.servers.basehttp import WSGIServer
 from whitenoise.runserver_nostatic.management.commands.runserver import (
     Command as WhiteNoiseRunserver,
 )
+
+from config.sqlite.base import queue_writers_in_process
 
 
 class ReusedThreads:
@@ -95,4 +100,5 @@ class Command(WhiteNoiseRunserver):
         if not options["use_threading"]:
             self.server_cls = NoDelayWSGIServer
         options["use_threading"] = False
+        queue_writers_in_process()
         super().handle(*args, **options)
