@@ -8,8 +8,8 @@ has just committed often wins again while the others sleep: with 8 annotators an
 `make demo`'s server the median answer took 17-23 ms and the 95th percentile 165-340 ms. Here
 the threads of a process wait their turn on a lock of their own first: p50 70 ms, p95 90 ms.
 
-Only in a server that is the one process writing as a rule, `make demo`'s runserver, which
-turns it on (`queue_writers_in_process`). Among several processes, gunicorn's workers, the
+Only where one process does nearly all the writing: `make demo`'s runserver turns it on
+(`queue_writers_in_process`). Among several processes, gunicorn's workers, the
 process whose writer commits hands the database straight to its next writer while the other
 processes' writers sleep in SQLite's handler: at 32 annotators the 95th percentile went from
 473-494 ms to 618-943 ms. There SQLite's handler arbitrates between every writer, as before.
@@ -26,10 +26,10 @@ _WRITER_LOCKS_GUARD = threading.Lock()
 _queue_writers = False
 
 
-def queue_writers_in_process(enabled: bool = True) -> None:
+def queue_writers_in_process() -> None:
     """Have this process's writers take turns on its lock before BEGIN (see above)."""
     global _queue_writers  # noqa: PLW0603 (one switch per process, set at start-up)
-    _queue_writers = enabled
+    _queue_writers = True
 
 
 def writer_lock(database: str) -> threading.Lock:
