@@ -64,10 +64,12 @@ def test_a_second_writer_waits_on_the_lock_until_the_first_commits(queued, open_
     assert lock.locked()
 
     errors: list[BaseException] = []
+    asking = threading.Event()
 
     def second_writer() -> None:
         try:
             events.append("second asks")
+            asking.set()
             begin(second)
             events.append("second begins")
             second.cursor().execute("INSERT INTO t VALUES (2)")
@@ -78,7 +80,8 @@ def test_a_second_writer_waits_on_the_lock_until_the_first_commits(queued, open_
 
     thread = threading.Thread(target=second_writer)
     thread.start()
-    time.sleep(0.3)
+    assert asking.wait(10)
+    time.sleep(0.2)  # let it reach the lock; it may not begin before the commit below either way
     events.append("first commits")
     first.commit()
     first.set_autocommit(True)
