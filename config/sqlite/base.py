@@ -18,6 +18,7 @@ processes' writers sleep in SQLite's handler: at 32 annotators the 95th percenti
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from django.db.backends.sqlite3 import base
 
@@ -63,19 +64,16 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     # The transaction ends by commit, rollback or the connection closing; each lets go.
     def _commit(self) -> None:
-        try:
-            super()._commit()
-        finally:
-            self._release_writer_lock()
+        self._end_transaction(super()._commit)
 
     def _rollback(self) -> None:
-        try:
-            super()._rollback()
-        finally:
-            self._release_writer_lock()
+        self._end_transaction(super()._rollback)
 
     def _close(self) -> None:
+        self._end_transaction(super()._close)
+
+    def _end_transaction(self, end: Callable[[], object]) -> None:
         try:
-            super()._close()
+            end()
         finally:
             self._release_writer_lock()
