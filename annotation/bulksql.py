@@ -12,14 +12,32 @@ from django.db import connection
 
 
 @contextmanager
-def bulk_cursor() -> Iterator[Any]:
+def pipeline() -> Iterator[None]:
+    """On PostgreSQL, psycopg's pipeline mode for the block: the statements of
+    bulk_cursor(pipelined=True) inside it go out without waiting, until one that reads results
+    (or the end of the block) waits for them all. Elsewhere nothing."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield
+
+
+@contextmanager
+def bulk_cursor(*, pipelined: bool = False) -> Iterator[Any]:
     """The database driver's own cursor, in the current transaction, for statements of
     thousands of parameters, written with bulk_params / bulk_values. Django's cursor would,
     under DEBUG, render every statement with its parameters for the query log (on SQLite by
     one more query per statement); psycopg's usual cursor parses every statement for its
-    %s placeholders in Python. Each cost as much as the INSERT itself."""
+    %s placeholders in Python. Each cost as much as the INSERT itself.
+
+    `pipelined`, for statements whose results are not read: on PostgreSQL they go out without
+    waiting for the one before (psycopg's pipeline mode), so the server runs one while this
+    process builds the next; an error is raised by the statement that reads, or at the end."""
     connection.ensure_connection()
-    if connection.vendor == "postgresql":
+    postgresql = connection.vendor == "postgresql"
+    if postgresql:
         import psycopg
 
         cursor = psycopg.RawCursor(connection.connection)  # PostgreSQL's own $1, $2...
@@ -27,7 +45,11 @@ def bulk_cursor() -> Iterator[Any]:
         cursor = connection.connection.cursor()
     try:
         with connection.wrap_database_errors:
-            yield cursor
+            if pipelined and postgresql and not _in_pipeline():
+                with connection.connection.pipeline():
+                    yield cursor
+            else:
+                yield cursor
     finally:
         cursor.close()
 
@@ -51,3 +73,10 @@ def _values(numbered: bool, rows: int, columns: int) -> str:
         return ", ".join(["(" + ", ".join(["?"] * columns) + ")"] * rows)
     return ", ".join("(" + ", ".join(f"${row * columns + n}" for n in range(1, columns + 1))
                      + ")" for row in range(rows))
+
+
+def _in_pipeline() -> bool:
+    # A pipeline block of its own would wait for its statements when it ends.
+    from psycopg import pq
+
+    return connection.connection.pgconn.pipeline_status != pq.PipelineStatus.OFF

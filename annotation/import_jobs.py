@@ -2,8 +2,9 @@
 
 The thread calls the same importers as the management commands, so a file imports the same
 way from the page and from the command line. Progress is written to the job row with plain
-autocommit updates: the importers validate the whole file before they open their write
-transaction, so those updates are visible to the page that polls while validation runs.
+autocommit updates: given a progress callback, the importers validate the whole file before
+they open their write transaction, so those updates are visible to the page that polls while
+validation runs.
 """
 
 from __future__ import annotations
