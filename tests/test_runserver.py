@@ -19,6 +19,8 @@ from annotation.management.commands.runserver import (
     DemoWSGIServer,
     NoDelayWSGIServer,
     ReusedThreads,
+    TakingTurns,
+    Turns,
 )
 from config.sqlite import base as sqlite_backend
 
@@ -129,3 +131,72 @@ def test_new_connections_are_served_by_reused_threads_and_keep_alive_still_works
     # Sequential connections reuse the idle worker; at most two exist (one may still be
     # closing its socket when the next connection arrives).
     assert server.workers.started <= 2
+
+
+def wait_until(condition, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
+
+
+def test_turns_go_in_the_order_asked_and_nobody_overtakes():
+    turns = Turns(patience=60)
+    assert turns.take()
+    order: list[str] = []
+
+    def request(name: str) -> None:
+        assert turns.take()
+        order.append(name)
+        turns.pass_on()
+
+    threads = []
+    for number, name in enumerate(["first", "second", "third"], start=1):
+        threads.append(threading.Thread(target=request, args=(name,)))
+        threads[-1].start()
+        wait_until(lambda number=number: turns.waiting == number)
+    turns.pass_on()
+    # Asked after the three: waits for them although the turn was free an instant ago.
+    assert turns.take()
+    order.append("late")
+    turns.pass_on()
+    for thread in threads:
+        thread.join(10)
+    assert order == ["first", "second", "third", "late"]
+    assert turns.take()  # free again
+
+
+def test_a_turn_held_too_long_no_longer_holds_the_others_up():
+    turns = Turns(patience=0.05)
+    assert turns.take()  # and never passed on: a request stuck on another process's lock
+    started = time.monotonic()
+    assert not turns.take()
+    waited = time.monotonic() - started
+    assert 0.05 <= waited < 5
+    assert turns.waiting == 0
+    turns.pass_on()
+    assert turns.take()
+
+
+def test_the_server_runs_every_request_in_its_turn():
+    handler = Command().get_handler(use_static_handler=False, insecure_serving=False)
+    assert isinstance(handler, TakingTurns)
+    turns = handler.turns
+    later: list[bool] = []
+
+    def another_request() -> None:
+        later.append(turns.take())
+        turns.pass_on()
+
+    def app(environ, start_response):
+        other = threading.Thread(target=another_request)
+        other.start()
+        wait_until(lambda: turns.waiting == 1)  # queued behind this request
+        start_response("200 OK", [])
+        app.other = other
+        return [b"ok"]
+
+    handler.app = app
+    assert handler({}, lambda status, headers: None) == [b"ok"]
+    app.other.join(10)
+    assert later == [True]  # its turn came when this request ended
