@@ -16,12 +16,16 @@ them. Two changes keep every statement working:
 
 from __future__ import annotations
 
+import time
 from itertools import chain
 
 from django.db import models
 from django.db.backends.postgresql import base, features, operations
 from django.utils.functional import cached_property
 from psycopg import ClientCursor, ServerCursor
+from psycopg_pool import ConnectionPool
+
+from .pool import RETURNED_AT, check_unless_recently_returned
 
 # The protocol's Bind message counts its parameters in 16 bits.
 MAX_QUERY_PARAMS = 65_535
@@ -85,3 +89,18 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if self.features.uses_server_side_binding:
             connection.server_cursor_factory = BoundedServerCursor
         return connection
+
+    @property
+    def pool(self):
+        pool = super().pool
+        # With CONN_HEALTH_CHECKS Django gives the pool psycopg_pool's own check, a round
+        # trip on every checkout; ours skips connections back a moment ago (pool.py).
+        if pool is not None and pool._check is ConnectionPool.check_connection:
+            pool._check = check_unless_recently_returned
+        return pool
+
+    def _close(self):
+        # When it went back to the pool, for the pool's check (config/postgresql/pool.py).
+        if self.pool and self.connection is not None:
+            setattr(self.connection, RETURNED_AT, time.monotonic())
+        super()._close()
