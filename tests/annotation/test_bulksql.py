@@ -39,7 +39,7 @@ def test_a_failing_statement_fails_the_insert_and_writes_nothing():
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="psycopg's pipeline mode")
-def test_pipelined_statements_do_not_wait_for_each_other_on_postgresql():
+def test_pipelined_statements_go_through_psycopgs_pipeline_mode_on_postgresql():
     from psycopg import pq
 
     with transaction.atomic():
