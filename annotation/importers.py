@@ -441,8 +441,7 @@ def import_benchmark(*, data: bytes, file_name: str, benchmark_name: str,
             problems.raise_if_any()
             if fresh.deferred:
                 _write_benchmark(benchmark, fresh.deferred, summary)
-            _refresh_summaries(benchmark, summary, ("groups", "requirements", "items"))
-            _content_written(benchmark, summary)
+            _benchmark_written(benchmark, summary)
     else:
         lines = _read_benchmark(data, problems, progress)
         existing = Benchmark.objects.filter(name=benchmark_name).first()
@@ -452,11 +451,16 @@ def import_benchmark(*, data: bytes, file_name: str, benchmark_name: str,
         with transaction.atomic():
             benchmark = _benchmark_for_write(benchmark_name)
             _write_benchmark(benchmark, lines, summary)
-            _refresh_summaries(benchmark, summary, ("groups", "requirements", "items"))
-            _content_written(benchmark, summary)
+            _benchmark_written(benchmark, summary)
     summary.lines = len(lines)
     _update_planner_statistics(summary, (Group, Requirement, Item))
     return summary
+
+
+def _benchmark_written(benchmark: Benchmark, summary: ImportSummary) -> None:
+    """What follows the write of a benchmark file, in its transaction."""
+    _refresh_summaries(benchmark, summary, ("groups", "requirements", "items"))
+    _content_written(benchmark, summary)
 
 
 @contextmanager

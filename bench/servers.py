@@ -1,8 +1,8 @@
 """Accord served for a bench, the two ways users run it, against a given DATABASE_URL.
 
 - "runserver": what `make demo` runs, `manage.py runserver 127.0.0.1:PORT --noreload`
-  (Accord's own runserver: TCP_NODELAY, a deep listen backlog, reused threads), in
-  development settings.
+  (Accord's own runserver: TCP_NODELAY, a deep listen backlog, reused threads that take
+  turns), in development settings.
 - "gunicorn": the production way, ACCORD_DEBUG=false, gunicorn with gthread workers
   (GUNICORN_WORKERS processes x GUNICORN_THREADS threads). Why gthread: the sync worker closes
   the connection after every response, so browsers could never keep one open; gthread keeps

@@ -94,7 +94,7 @@ def test_a_mixed_reimport_leaves_the_same_rows_both_ways():
     assert (moved["g1-en"], moved["x-new"], moved["a0-zh"]) == ("n1", "g1", "n2")
 
 
-def test_lines_are_written_while_the_file_is_still_read():
+def test_lines_are_written_while_the_file_is_still_read(monkeypatch):
     written_when_read: dict[str, list[int]] = {STREAMED: [], CHECKED_FIRST: []}
     parse = importers._parse_item_line
     way = {"now": STREAMED}
@@ -105,12 +105,9 @@ def test_lines_are_written_while_the_file_is_still_read():
                 Item.objects.filter(benchmark__name=way["now"]).count())
         return parse(number, obj, problems)
 
-    importers._parse_item_line = counting
-    try:
-        for way["now"] in (STREAMED, CHECKED_FIRST):
-            run(way["now"], jsonl(groups("g", INSERT_CHUNK + 10)))
-    finally:
-        importers._parse_item_line = parse
+    monkeypatch.setattr(importers, "_parse_item_line", counting)
+    for way["now"] in (STREAMED, CHECKED_FIRST):
+        run(way["now"], jsonl(groups("g", INSERT_CHUNK + 10)))
     assert written_when_read == {STREAMED: [INSERT_CHUNK], CHECKED_FIRST: [0]}
 
 
