@@ -116,6 +116,8 @@ def test_new_connections_are_served_by_reused_threads_and_keep_alive_still_works
             client.request("GET", "/")
             assert client.getresponse().read() == b"ok"
             client.close()
+            # The worker notices the closed connection, then waits for the next one.
+            wait_until(lambda: server.workers.idle == server.workers.started)
         kept = http.client.HTTPConnection(host, port, timeout=10)
         for _ in range(3):  # one connection for several requests
             kept.request("GET", "/")
@@ -128,9 +130,9 @@ def test_new_connections_are_served_by_reused_threads_and_keep_alive_still_works
         server.server_close()
         thread.join(10)
     assert len(seen) == 7
-    # Sequential connections reuse the idle worker; at most two exist (one may still be
-    # closing its socket when the next connection arrives).
-    assert server.workers.started <= 2
+    # Sequential connections, each arriving once the last one's worker is idle, reuse it.
+    assert server.workers.started == 1
+    assert len(set(seen)) == 1
 
 
 def wait_until(condition, seconds: float = 10) -> None:
