@@ -190,7 +190,7 @@ class QueueNextApi(ApiView):
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         shown = AssignmentView(context=unit_context(assignment),
-                               progress=queue_progress(request.user, batch))
+                               progress=queue_progress(request.user, batch, assignment))
         return Response(AssignmentSerializer(shown).data)
 
 

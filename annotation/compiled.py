@@ -40,7 +40,8 @@ class _Plan:
     slots: tuple[tuple[bool, Any], ...]  # (is an argument, argument index or constant)
     converters: list  # (column, (functions, expression)) as SQLCompiler.get_converters
     locks: bool  # SELECT ... FOR UPDATE: only inside a transaction
-    model: Any = None  # for model instances: (class, start, end, attnames, populators)
+    # For model instances: (class, start, end, attnames, populators, annotation positions)
+    model: Any = None
 
 
 class CompiledQuery:
@@ -87,7 +88,8 @@ class CompiledQuery:
             start, end = info["select_fields"][0], info["select_fields"][-1] + 1
             model = (info["model"], start, end,
                      [f[0].target.attname for f in compiler.select[start:end]],
-                     get_related_populators(info, compiler.select, queryset.db))
+                     get_related_populators(info, compiler.select, queryset.db),
+                     tuple(compiler.annotation_col_map.items()))
         return _Plan(database=queryset.db, sql=sql, slots=tuple(slots),
                      converters=list(compiler.get_converters(fields).items()),
                      locks=bool(queryset.query.select_for_update
@@ -117,12 +119,14 @@ class CompiledQuery:
             rows = [_converted(row, plan.converters, connection) for row in rows]
         if plan.model is None:
             return [tuple(row) for row in rows]
-        model, start, end, attnames, populators = plan.model
+        model, start, end, attnames, populators, annotations = plan.model
         objects = []
         for row in rows:
             obj = model.from_db(plan.database, attnames, row[start:end])
             for populator in populators:
                 populator.populate(row, obj)
+            for name, position in annotations:
+                setattr(obj, name, row[position])
             objects.append(obj)
         return objects
 

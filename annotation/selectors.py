@@ -41,9 +41,26 @@ _OWN_ASSIGNMENT = {
         .filter(pk=pk, annotator_id=annotator), int, int)
     for with_unit, related in ((True, ASSIGNMENT_RELATED), (False, ("batch__benchmark",)))
 }
+
+
+def _mine_in_batch(**status: str) -> Coalesce:
+    """How many assignments the outer assignment's annotator has in its batch (with `status`):
+    a count on the (batch, annotator, status) index."""
+    return Coalesce(Subquery(
+        Assignment.objects.filter(batch_id=OuterRef("batch_id"),
+                                  annotator_id=OuterRef("annotator_id"), **status)
+        .order_by().values("annotator_id").annotate(n=Count("pk")).values("n"),
+        output_field=IntegerField()), Value(0))
+
+
+# The queue's progress comes with the next pending assignment (Progress.of): on PostgreSQL a
+# separate count was one round trip of four on every item shown.
 _NEXT_PENDING = CompiledQuery(
     lambda batch, annotator: Assignment.objects.select_related(*ASSIGNMENT_RELATED)
     .filter(batch_id=batch, annotator_id=annotator, status=AssignmentStatus.PENDING)
+    .annotate(progress_total=_mine_in_batch(),
+              progress_done=_mine_in_batch(status=AssignmentStatus.DONE),
+              progress_skipped=_mine_in_batch(status=AssignmentStatus.SKIPPED))
     .order_by("position")[:1], int, int)
 _STATUS_COUNTS = CompiledQuery(
     lambda batch, annotator: Assignment.objects.filter(batch_id=batch, annotator_id=annotator)
@@ -329,8 +346,13 @@ def queues_for(user: AbstractBaseUser) -> list[tuple[Batch, Progress]]:
     ]
 
 
-def queue_progress(user: AbstractBaseUser, batch: Batch) -> Progress:
-    # Counts per status, a plain GROUP BY, on every item an annotator opens.
+def queue_progress(user: AbstractBaseUser, batch: Batch,
+                   assignment: Assignment | None = None) -> Progress:
+    """The user's progress in the batch; counted already when `assignment` was read as the
+    next pending one (next_assignment, next_in_queue) in this request."""
+    total = getattr(assignment, "progress_total", None)
+    if total is not None:
+        return Progress(total, assignment.progress_done, assignment.progress_skipped)
     counts = dict(_STATUS_COUNTS.all(batch.pk, user.pk))
     return Progress(sum(counts.values()), counts.get(AssignmentStatus.DONE, 0),
                     counts.get(AssignmentStatus.SKIPPED, 0))

@@ -234,7 +234,7 @@ def _item_context(request: HttpRequest, batch: Batch, assignment: Assignment | N
                   answers: dict[str, str] | None = None, note: str | None = None,
                   error: str = "", notice: str = "", rendered: str = "",
                   skip_form: SkipForm | None = None) -> dict[str, Any]:
-    progress = selectors.queue_progress(request.user, batch)
+    progress = selectors.queue_progress(request.user, batch, assignment)
     context: dict[str, Any] = {
         "batch": batch, "progress": progress, "assignment": assignment, "error": error,
         "notice": notice, "back_url": cached_url("queue:back", batch.pk),

@@ -52,6 +52,20 @@ def test_model_instances_match_the_orms_with_their_related_objects(make_batch, a
 
 
 @pytest.mark.django_db
+def test_annotations_come_with_the_model_instances(make_batch, annotator_a):
+    batch = make_batch(TaskKind.JUDGE_AGREEMENT, size=6)
+    Assignment.objects.filter(batch=batch, position__lte=2).update(status=AssignmentStatus.DONE)
+    counted = CompiledQuery(
+        lambda batch, annotator: Assignment.objects.filter(batch_id=batch, annotator_id=annotator)
+        .annotate(same_unit=Count("unit__assignments")).order_by("position"), int, int)
+    orm = list(Assignment.objects.filter(batch=batch, annotator=annotator_a)
+               .annotate(same_unit=Count("unit__assignments")).order_by("position"))
+    compiled = counted.all(batch.pk, annotator_a.pk)
+    assert [(a.pk, a.same_unit) for a in compiled] == [(a.pk, a.same_unit) for a in orm]
+    assert {a.same_unit for a in orm} > {1}, "overlap units are shared: more than one value"
+
+
+@pytest.mark.django_db
 def test_values_list_rows_match_the_orms(make_batch, annotator_a, annotator_b):
     batch = make_batch(TaskKind.INSTRUCTION_VALIDATION, size=8)
     Assignment.objects.filter(batch=batch, position__lte=2).update(

@@ -9,7 +9,9 @@ import time
 import pytest
 from bs4 import BeautifulSoup
 from django.core import signing
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
@@ -412,6 +414,23 @@ def test_item_partial_query_count_is_fixed(kind, solo_batch, annotator_a,
     # The next-item partial of the queue page itself.
     with django_assert_max_num_queries(ITEM_QUERIES[kind]):
         client.get(reverse("queue:work", args=[batch.pk]), **HTMX)
+
+
+def test_the_next_item_brings_the_progress_in_its_own_query(solo_batch, annotator_a):
+    batch = solo_batch(TaskKind.JUDGE_AGREEMENT, size=6)
+    first, second, *_ = own(annotator_a, batch)
+    Assignment.objects.filter(pk=first.pk).update(status=AssignmentStatus.DONE)
+    Assignment.objects.filter(pk=second.pk).update(status=AssignmentStatus.SKIPPED)
+    client = client_for(annotator_a)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("queue:work", args=[batch.pk]), **HTMX)
+    reads = [q["sql"] for q in queries.captured_queries
+             if q["sql"].startswith('SELECT "annotation_assignment"')]
+    assert len(reads) == 1, reads
+    progress = soup_of(response).select_one("[data-progress]").get_text(" ", strip=True)
+    assert "2 / 6" in progress and "1 skipped" in progress
+    assert soup_of(response).select_one("[data-item-root]")["data-assignment"] == \
+        str(own(annotator_a, batch)[2].pk)
 
 
 def test_requirement_count_does_not_change_the_query_count(solo_batch, annotator_a,
