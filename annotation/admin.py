@@ -24,6 +24,7 @@ from .models import (
     Item,
     Label,
     LabelEvent,
+    LoginSession,
     Pair,
     PairTally,
     PatternTally,
@@ -120,6 +121,25 @@ class PairAdmin(ContentAdmin):
     list_select_related = ["benchmark"]
     search_fields = ["key", "instruction", "model_a", "model_b"]
     autocomplete_fields = ["benchmark"]
+
+
+@admin.register(LoginSession)
+class LoginSessionAdmin(admin.ModelAdmin):
+    """Who is signed in, until when. Deleting a session signs that browser out; its data is
+    signed and never shown."""
+
+    list_display = ["user", "expire_date"]
+    list_select_related = ["user"]
+    search_fields = ["user__username"]
+    fields = ["user", "expire_date"]
+    readonly_fields = ["user", "expire_date"]
+    ordering = ["-expire_date"]
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
 
 
 @admin.register(Profile)

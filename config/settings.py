@@ -79,7 +79,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.auth.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -156,8 +156,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # django-axes first: it refuses a locked-out username+IP before ModelBackend checks a password.
-# Django's ModelBackend and database sessions, each request's user and session read through
-# compiled queries (config/auth.py, config/sessions.py).
+# Django's ModelBackend and database sessions, each request's session and user read in one
+# join (config/sessions.py, config/auth.py).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "config.auth.ModelBackend",

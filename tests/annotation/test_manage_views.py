@@ -154,8 +154,8 @@ def test_dashboard_query_count_does_not_grow_with_benchmarks_and_batches(
         Benchmark.objects.create(name=f"empty-{n}")
     for n in range(5):
         ImportJob.objects.create(kind="benchmark", benchmark_name="x", file_name=f"{n}.jsonl")
-    # session, user, benchmarks (one query with count subqueries), batches, import jobs
-    with django_assert_max_num_queries(5):
+    # session with its user, benchmarks (one query with count subqueries), batches, jobs
+    with django_assert_max_num_queries(4):
         response = admin_client.get(reverse("manage:dashboard"))
     assert response.status_code == 200
     assert response.content.decode().count(">empty-") == 3
@@ -364,11 +364,11 @@ def test_the_preview_shows_matching_and_drawn_units_per_language(admin_client, d
 def test_the_batch_form_and_preview_run_a_fixed_number_of_queries(
         admin_client, make_batch, annotator_a, annotator_b, django_assert_max_num_queries):
     batch = make_batch()
-    # session, user, six DISTINCT queries for the choices, the annotators, the first
+    # session with its user, six DISTINCT queries for the choices, the annotators, the first
     # benchmark and the dimensions its judges scored (for the placeholder of "Dimensions to
     # rate"); for the preview the benchmark and the candidates -- whatever the size of the
     # benchmark.
-    with django_assert_max_num_queries(13):
+    with django_assert_max_num_queries(12):
         assert admin_client.get(reverse("manage:batch_create")).status_code == 200
     data = batch_form_data(batch.benchmark, [annotator_a, annotator_b], name="")
     with django_assert_max_num_queries(11):
@@ -473,8 +473,8 @@ def test_the_batch_page_shows_parameters_counts_and_progress_per_annotator(
     label_some(batch, annotator_a, 4)
     label_some(batch, annotator_b, 1)
     url = reverse("manage:batch_detail", args=[batch.pk])
-    # session, user, batch, units by language, progress per annotator, overlap per annotator
-    with django_assert_max_num_queries(6):
+    # session with user, batch, units by language, progress and overlap per annotator
+    with django_assert_max_num_queries(5):
         response = admin_client.get(url)
     html = response.content.decode()
     assert "&lt;Judge&gt; batch" in html and "<Judge>" not in html

@@ -30,19 +30,19 @@ from annotation.tasks import Filters
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 ALL_KINDS = [k.value for k in TaskKind]
-# The next-item partial, whatever the item: session, user, batch, next assignment, its
-# unit's content, the group's requirements, the English anchor, progress. Editing adds the
-# annotator's labels.
+# The next-item partial, whatever the item: session with its user, batch, next assignment,
+# its unit's content, the group's requirements, the English anchor, progress. Editing adds
+# the annotator's labels.
 ITEM_QUERIES = {
-    TaskKind.INSTRUCTION_VALIDATION: 8,
-    TaskKind.REQUIREMENT_ASSESSMENT: 8,
-    TaskKind.JUDGE_AGREEMENT: 8,
-    TaskKind.TRANSLATION_VALIDATION: 8,
-    TaskKind.PAIRWISE_PREFERENCE: 6,
-    TaskKind.RESPONSE_RATING: 8,
+    TaskKind.INSTRUCTION_VALIDATION: 7,
+    TaskKind.REQUIREMENT_ASSESSMENT: 7,
+    TaskKind.JUDGE_AGREEMENT: 7,
+    TaskKind.TRANSLATION_VALIDATION: 7,
+    TaskKind.PAIRWISE_PREFERENCE: 5,
+    TaskKind.RESPONSE_RATING: 7,
 }
 assert set(ITEM_QUERIES) == set(TaskKind)
-LIST_QUERIES = 4  # session, user, the aggregate over assignments, the batches in bulk
+LIST_QUERIES = 3  # session with user, the aggregate over assignments, the batches in bulk
 
 
 def client_for(user) -> Client:

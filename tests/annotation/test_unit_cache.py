@@ -53,8 +53,8 @@ def test_a_unit_shown_again_is_not_read_again(make_batch, annotator_a):
         second = _next_item_page(client, batch)
     assert second.count("data-item-root") == first.count("data-item-root") == 1
     tables = " ".join(q["sql"] for q in again.captured_queries)
-    # Session, user, the assignment with its progress: no unit content, no anchor item.
-    assert len(again.captured_queries) == 3, tables
+    # The session with its user, the assignment with its progress: no unit content, no anchor.
+    assert len(again.captured_queries) == 2, tables
     assert "judging_judgedecision" not in tables and "annotation_item" not in tables
 
 
