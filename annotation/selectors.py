@@ -53,8 +53,8 @@ def _mine_in_batch(**status: str) -> Coalesce:
         output_field=IntegerField()), Value(0))
 
 
-# The queue's progress comes with the next pending assignment (Progress.of): on PostgreSQL a
-# separate count was one round trip of four on every item shown.
+# The queue's progress comes with the next pending assignment (queue_progress reads it from
+# there): on PostgreSQL a separate count was one round trip of four on every item shown.
 _NEXT_PENDING = CompiledQuery(
     lambda batch, annotator: Assignment.objects.select_related(*ASSIGNMENT_RELATED)
     .filter(batch_id=batch, annotator_id=annotator, status=AssignmentStatus.PENDING)
