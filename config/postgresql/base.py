@@ -94,7 +94,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def pool(self):
         pool = super().pool
         # With CONN_HEALTH_CHECKS Django gives the pool psycopg_pool's own check, a round
-        # trip on every checkout; ours skips connections back a moment ago (pool.py).
+        # trip on every checkout; ours skips connections back a moment ago (pool.py). Django
+        # always passes check= itself, so OPTIONS["pool"] cannot carry ours (TypeError).
         if pool is not None and pool._check is ConnectionPool.check_connection:
             pool._check = check_unless_recently_returned
         return pool
