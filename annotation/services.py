@@ -3,6 +3,7 @@ set-up call these functions, so the three faces of Accord never disagree."""
 
 from __future__ import annotations
 
+import datetime
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -31,6 +32,7 @@ from .models import (
     Submission,
     TaskKind,
 )
+from .statements import Insert, Update
 from .tasks import Candidate, Filters, Question, TaskSpec, task_spec
 
 
@@ -222,12 +224,28 @@ _SUBMISSION_BY_CLIENT_ID = CompiledQuery(
 _LOCKED_FOR_ANSWER = CompiledQuery(
     lambda pk: Assignment.objects.select_for_update(of=("self",))
     .select_related(*selectors.ASSIGNMENT_RELATED).filter(pk=pk), int)
-_UNIT_LABELS_FOR_UPDATE = CompiledQuery(
-    lambda benchmark, task, annotator, unit: Label.objects.select_for_update()
-    .filter(benchmark_id=benchmark, task=task, annotator_id=annotator, unit=unit),
-    int, str, int, str)
 _LOCKED_FOR_SKIP = CompiledQuery(
     lambda pk: Assignment.objects.select_for_update().filter(pk=pk), int)
+# The writes of an answer or a skip, one statement each (annotation/statements.py). The
+# submission, unless its client id is stored already (a retry).
+_NEW_SUBMISSION = Insert(
+    Submission, ("client_id", "annotator", "assignment", "source", "skipped", "skip_reason",
+                 "time_spent_ms", "created_at"),
+    tail="ON CONFLICT (client_id) DO NOTHING", returning=("id",))
+# Each answer's label inserted, or the stored one (the annotator's earlier answer, or one
+# written at this moment from another assignment of a batch sharing the unit) given the new
+# value; either way locked until the answer commits. Its time moves only when its value or
+# note does, and what it points to is kept.
+_ANSWERED_LABELS = Insert(
+    Label, ("benchmark", "task", "unit", "annotator", "field", "value", "note", "updated_at",
+            "item", "requirement", "pair", "model"),
+    tail="ON CONFLICT (benchmark_id, task, unit, annotator_id, field) DO UPDATE SET "
+         "value = excluded.value, note = excluded.note, updated_at = CASE WHEN "
+         "{table}.value = excluded.value AND {table}.note = excluded.note "
+         "THEN {table}.updated_at ELSE excluded.updated_at END",
+    returning=("id", "unit", "field"))
+_NEW_EVENTS = Insert(LabelEvent, ("label", "submission", "value", "note", "created_at"))
+_FINISHED = Update(Assignment, ("status", "skip_reason", "completed_at", "time_spent_ms"))
 
 
 def _existing_submission(client_id: str, annotator: AbstractBaseUser,
@@ -238,6 +256,36 @@ def _existing_submission(client_id: str, annotator: AbstractBaseUser,
     if existing.annotator_id != annotator.pk or existing.assignment_id != assignment.pk:
         raise ServiceError("this submission id was already used for another item")
     return existing
+
+
+def _new_submission(client_id: str, annotator: AbstractBaseUser, assignment: Assignment, *,
+                    source: str, time_spent_ms: int | None, now: datetime.datetime,
+                    skip_reason: str = "") -> Submission | None:
+    """The submission stored, or None when its client id is stored already: a retry (the
+    INSERT waited for the first one to commit). Call it under the assignment's lock, so a
+    retry sent while the first request is still writing finds it, and before checking what
+    was sent: a refusal rolls the row back with everything else."""
+    skipped = bool(skip_reason)
+    stored = _NEW_SUBMISSION.run([(client_id, annotator.pk, assignment.pk, source, skipped,
+                                   skip_reason, time_spent_ms, now)])
+    if not stored:
+        return None
+    submission = Submission(
+        pk=stored[0][0], client_id=client_id, annotator=annotator, assignment=assignment,
+        source=source, skipped=skipped, skip_reason=skip_reason, time_spent_ms=time_spent_ms,
+        created_at=now)
+    submission._state.adding = False
+    return submission
+
+
+def _finish(assignment: Assignment, status: str, *, now: datetime.datetime,
+            time_spent_ms: int | None, skip_reason: str = "") -> None:
+    assignment.status = status
+    assignment.skip_reason = skip_reason
+    assignment.completed_at = now
+    assignment.time_spent_ms += time_spent_ms or 0
+    _FINISHED.run(assignment.pk, (assignment.status, assignment.skip_reason,
+                                  assignment.completed_at, assignment.time_spent_ms))
 
 
 def _locked(query: CompiledQuery, pk: int) -> Assignment:
@@ -277,10 +325,11 @@ def label_submit(*, assignment: Assignment, annotator: AbstractBaseUser, answers
     """
     _check_owner(assignment, annotator)
     assignment = selectors.with_unit_content(_locked(_LOCKED_FOR_ANSWER, assignment.pk))
-    # Under the lock, so a retry sent while the first request is still writing finds it.
-    existing = _existing_submission(client_id, annotator, assignment)
-    if existing is not None:
-        return existing
+    now = timezone.now()
+    submission = _new_submission(client_id, annotator, assignment, source=source,
+                                 time_spent_ms=time_spent_ms, now=now)
+    if submission is None:
+        return _existing_submission(client_id, annotator, assignment)
     questions = selectors.questions_for_assignment(assignment)
     expected = {q.answer_key: q for q in questions}
     unknown = sorted(set(answers) - set(expected))
@@ -294,50 +343,26 @@ def label_submit(*, assignment: Assignment, annotator: AbstractBaseUser, answers
             allowed = ", ".join(c.value for c in question.field.choices)
             raise ServiceError(f"{key}: {answers[key]!r} is not one of {allowed}")
 
-    submission = Submission.objects.create(
-        client_id=client_id, annotator=annotator, assignment=assignment, source=source,
-        time_spent_ms=time_spent_ms,
-    )
     benchmark = assignment.batch.benchmark
     kind = assignment.batch.kind
-    # Every answer's label in two statements whatever the number of questions: insert the
-    # ones that may be missing, skipping those that exist (the annotator's earlier answer, or
-    # one written at this moment from another assignment of a batch sharing the unit), then
-    # read them all under a row lock; a row whose value differs is updated below.
-    Label.objects.bulk_create([
-        Label(benchmark=benchmark, task=kind, unit=question.label_unit, annotator=annotator,
-              field=question.field.name, value=answers[key], note=note,
-              **_unit_refs(assignment, question))
-        for key, question in expected.items()
-    ], ignore_conflicts=True)
-    units = {q.label_unit for q in questions}
-    current = {
-        (lab.unit, lab.field): lab
-        for lab in (_UNIT_LABELS_FOR_UPDATE.all(benchmark.pk, kind, annotator.pk, *units)
-                    if len(units) == 1 else Label.objects.select_for_update().filter(
-                        benchmark=benchmark, task=kind, annotator=annotator, unit__in=units))
-    }
-    events = []
-    now = timezone.now()
+    labels = {}
     for key, question in expected.items():
-        label = current[(question.label_unit, question.field.name)]
-        value = answers[key]
-        if (label.value, label.note) != (value, note):
-            label.value, label.note, label.updated_at = value, note, now
-            label.save(update_fields=["value", "note", "updated_at"])
-        events.append(LabelEvent(label=label, submission=submission, value=value, note=note))
-    LabelEvent.objects.bulk_create(events)
+        refs = _unit_refs(assignment, question)
+        labels[(question.label_unit, question.field.name)] = (
+            benchmark.pk, kind, question.label_unit, annotator.pk, question.field.name,
+            answers[key], note, now, refs["item_id"], refs.get("requirement_id"),
+            refs["pair_id"], refs.get("model", ""))
+    label_ids = {(unit, field): pk for pk, unit, field in _ANSWERED_LABELS.run(
+        list(labels.values()))}
+    _NEW_EVENTS.run([(label_ids[(q.label_unit, q.field.name)], submission.pk, answers[key],
+                      note, now) for key, q in expected.items()])
     decision = assignment.unit.decision
     summaries.refresh_units(
         benchmark, {(kind, q.label_unit) for q in questions},
         judge_decisions=None if decision is None else {
             (kind, q.label_unit): decision.decision for q in questions})
 
-    assignment.status = AssignmentStatus.DONE
-    assignment.skip_reason = ""
-    assignment.completed_at = now
-    assignment.time_spent_ms += time_spent_ms or 0
-    assignment.save(update_fields=["status", "skip_reason", "completed_at", "time_spent_ms"])
+    _finish(assignment, AssignmentStatus.DONE, now=now, time_spent_ms=time_spent_ms)
     return submission
 
 
@@ -348,22 +373,18 @@ def assignment_skip(*, assignment: Assignment, annotator: AbstractBaseUser, reas
     """Set an item aside with a reason; it stays in the queue's skipped list."""
     _check_owner(assignment, annotator)
     assignment = _locked(_LOCKED_FOR_SKIP, assignment.pk)
-    existing = _existing_submission(client_id, annotator, assignment)  # under the lock
-    if existing is not None:
-        return existing
-    if not reason.strip():
+    now = timezone.now()
+    reason = reason.strip()[:200]
+    submission = _new_submission(client_id, annotator, assignment, source=source,
+                                 time_spent_ms=time_spent_ms, now=now, skip_reason=reason)
+    if submission is None:
+        return _existing_submission(client_id, annotator, assignment)
+    if not reason:
         raise ServiceError("say why you skip this item")
     if assignment.status == AssignmentStatus.DONE:
         raise ServiceError("this item is already labelled; edit it instead of skipping")
-    submission = Submission.objects.create(
-        client_id=client_id, annotator=annotator, assignment=assignment, source=source,
-        skipped=True, skip_reason=reason.strip()[:200], time_spent_ms=time_spent_ms,
-    )
-    assignment.status = AssignmentStatus.SKIPPED
-    assignment.skip_reason = reason.strip()[:200]
-    assignment.completed_at = timezone.now()
-    assignment.time_spent_ms += time_spent_ms or 0
-    assignment.save(update_fields=["status", "skip_reason", "completed_at", "time_spent_ms"])
+    _finish(assignment, AssignmentStatus.SKIPPED, now=now, time_spent_ms=time_spent_ms,
+            skip_reason=reason)
     return submission
 
 

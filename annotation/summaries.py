@@ -39,6 +39,7 @@ from .models import (
     TaskKind,
     UnitTally,
 )
+from .statements import Insert, Update
 from .tasks import TASKS
 
 UnitKey = tuple[str, str]                 # (task, unit)
@@ -230,11 +231,17 @@ def rebuild(benchmark: Benchmark) -> None:
         _refresh_bulk(benchmark, None)
 
 
-# Most submissions answer one unit: its tally and labels through compiled reads
-# (annotation/compiled.py), which cost a fifth of building the same queries each time.
-_UNIT_TALLY_FOR_UPDATE = CompiledQuery(
-    lambda benchmark, task, unit: UnitTally.objects.select_for_update()
-    .filter(benchmark_id=benchmark, task=task, unit=unit), int, str, str)
+# Each unit's tally locked in one statement, its row created when the unit is new: concurrent
+# writers of a unit queue here, and the second one reads the first one's committed labels.
+# In key order, so two writers lock shared units in the same order.
+_LOCKED_TALLIES = Insert(
+    UnitTally, ("benchmark", "task", "unit", "votes", *SLICE_FIELDS),
+    tail="ON CONFLICT (benchmark_id, task, unit) DO UPDATE SET votes = {table}.votes",
+    returning=("id", "task", "unit", "votes", *SLICE_FIELDS))
+_NEW_TALLY = ("{}", *[""] * len(SLICE_FIELDS))
+_TALLY_CHANGED = Update(UnitTally, ("votes", *SLICE_FIELDS))
+# Most submissions answer one unit: its labels through a compiled read (annotation/compiled.py),
+# which costs a fifth of building the same query each time.
 _UNIT_LABEL_ROWS = CompiledQuery(
     lambda benchmark, task, unit: Label.objects.filter(benchmark_id=benchmark, task=task,
                                                        unit=unit)
@@ -243,33 +250,23 @@ _UNIT_LABEL_ROWS = CompiledQuery(
 
 def _refresh_few(benchmark: Benchmark, keys: list[UnitKey],
                  judge_decisions: Mapping[UnitKey, bool] | None) -> None:
-    # A placeholder row for each new unit, then lock the rows: concurrent writers of one
-    # unit queue here, and the second one reads the first one's committed labels below.
-    UnitTally.objects.bulk_create(
-        [UnitTally(benchmark=benchmark, task=task, unit=unit) for task, unit in keys],
-        ignore_conflicts=True)
+    tallies = {}
+    for pk, task, unit, votes, *attributes in _LOCKED_TALLIES.run(
+            [(benchmark.pk, task, unit, *_NEW_TALLY) for task, unit in keys]):
+        tallies[(task, unit)] = UnitTally(pk=pk, benchmark=benchmark, task=task, unit=unit,
+                                          votes=votes, **dict(zip(SLICE_FIELDS, attributes,
+                                                                  strict=True)))
     if len(keys) == 1:
         [(task, unit)] = keys
-        tallies = {(t.task, t.unit): t
-                   for t in _UNIT_TALLY_FOR_UPDATE.all(benchmark.pk, task, unit)}
-        states = states_from_rows(_UNIT_LABEL_ROWS.all(benchmark.pk, task, unit),
-                                  benchmark=benchmark, judge_decisions=judge_decisions)
+        rows = _UNIT_LABEL_ROWS.all(benchmark.pk, task, unit)
+        states = states_from_rows(rows, benchmark=benchmark, judge_decisions=judge_decisions)
     else:
-        by_task: dict[str, list[str]] = defaultdict(list)
-        for task, unit in keys:
-            by_task[task].append(unit)
-        tallies = {}
-        for task, unit_list in sorted(by_task.items()):
-            for tally in (UnitTally.objects.select_for_update()
-                          .filter(benchmark=benchmark, task=task, unit__in=unit_list)
-                          .order_by("unit")):
-                tallies[(tally.task, tally.unit)] = tally
         states = states_from_labels(_label_filter(benchmark, keys), benchmark=benchmark,
                                     judge_decisions=judge_decisions)
     delta, changed = _difference(tallies, states)
     for tally in changed:  # a submission changes one unit or a few: no CASE per row
-        UnitTally.objects.filter(pk=tally.pk).update(
-            votes=tally.votes, **{name: getattr(tally, name) for name in SLICE_FIELDS})
+        _TALLY_CHANGED.run(tally.pk, (tally.votes, *(getattr(tally, name)
+                                                     for name in SLICE_FIELDS)))
     _add(benchmark, delta)
 
 

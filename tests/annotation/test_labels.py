@@ -183,6 +183,30 @@ def test_an_edit_adds_events_and_moves_the_current_value(mine, annotator_a):
 
 
 @pytest.mark.django_db
+def test_a_labels_time_moves_only_when_its_value_or_note_does(mine, annotator_a):
+    label_submit(assignment=mine, annotator=annotator_a, answers={"agree": "yes"},
+                 client_id="first")
+    label = Label.objects.get()
+    Label.objects.filter(pk=label.pk).update(item=None)  # as a re-import that dropped it
+    first = Label.objects.get().updated_at
+    label_submit(assignment=mine, annotator=annotator_a, answers={"agree": "yes"},
+                 client_id="same")
+    label.refresh_from_db()
+    assert (label.value, label.updated_at, label.item_id) == ("yes", first, None)
+    label_submit(assignment=mine, annotator=annotator_a, answers={"agree": "yes"},
+                 note="On reflection.", client_id="noted")
+    label.refresh_from_db()
+    noted = label.updated_at
+    assert noted > first
+    label_submit(assignment=mine, annotator=annotator_a, answers={"agree": "no"},
+                 note="On reflection.", client_id="changed")
+    label.refresh_from_db()
+    assert label.value == "no" and label.updated_at > noted
+    assert label.item_id is None  # what a label points to is set when it is first written
+    assert LabelEvent.objects.filter(label=label).count() == 4
+
+
+@pytest.mark.django_db
 def test_the_same_client_id_is_stored_once(mine, annotator_a):
     first = label_submit(assignment=mine, annotator=annotator_a, answers={"agree": "yes"},
                          client_id="retry-me", time_spent_ms=900)
