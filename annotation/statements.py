@@ -16,7 +16,7 @@ SQLite (3.35 and later) and PostgreSQL share the syntax used here.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import connections
@@ -30,7 +30,7 @@ class _Statement:
         self._sql: dict[tuple[str, int], str] = {}
         self._lock = threading.Lock()
 
-    def _cached_sql(self, vendor: str, rows: int, build: Any) -> str:
+    def _cached_sql(self, vendor: str, rows: int, build: Callable[[], str]) -> str:
         key = (vendor, rows)
         sql = self._sql.get(key)
         if sql is None:
@@ -58,8 +58,9 @@ class Insert(_Statement):
 
     def run(self, rows: Sequence[Sequence[Any]], using: str = "default") -> list[tuple]:
         """Insert `rows` (values in the order of the fields); the RETURNING rows, if any,
-        with their values converted as the ORM converts them. Both backends return the rows
-        of a multi-row VALUES in order, leaving out rows an ON CONFLICT skipped."""
+        with their values converted as the ORM converts them: one for each row inserted or
+        updated, none for a row an ON CONFLICT DO NOTHING skipped. Match them to `rows` by
+        their columns: SQLite does not promise their order."""
         if not rows:
             return []
         connection = connections[using]
