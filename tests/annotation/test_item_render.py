@@ -6,6 +6,7 @@ answers; progress widths as `widthratio` gave them."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from unittest.mock import ANY
 
 import pytest
@@ -96,6 +97,43 @@ def test_a_text_block_escapes_its_text_label_and_language():
     assert soup.select_one(".text-block-label").get_text() == "<i>Response</i>"
     token = json.loads(soup.select_one("button")["hx-vals"])["token"]
     assert read_translate_token(token, '<script>alert(1)</script>"') == {"h": ANY, "l": '"><b>'}
+
+
+# What templates/annotation/partials/_item_unit_meta.html rendered before `unit_meta` took
+# its place: the tag must say the same.
+UNIT_META_TEMPLATE = (
+    '<p class="unit-meta">\n'
+    '  <span class="lang-badge" title="{{ language_name }}">{{ language }}</span>'
+    ' <span>{{ language_name }}</span>\n'
+    '  {% if item %}\n'
+    '  {% if item.group.subset %}<span class="sep">·</span>'
+    ' <span>{{ item.group.subset }} set</span>{% endif %}\n'
+    '  <span class="sep">·</span> {% if item.group.seed_key %}<span>derived from seed'
+    ' <code>{{ item.group.seed_key }}</code></span>{% else %}<span>seed instruction</span>'
+    '{% endif %}\n'
+    '  {% if item.resource_level %}<span class="sep">·</span>'
+    ' <span>{{ item.resource_level }}-resource</span>{% endif %}\n'
+    '  {% endif %}\n'
+    '</p>')
+
+
+@pytest.mark.parametrize("subset", ["", "hard <b>set</b>"])
+@pytest.mark.parametrize("seed_key", ["", "seed-1<script>alert(1)</script>"])
+@pytest.mark.parametrize("resource_level", ["", "low&"])
+@pytest.mark.parametrize("has_item", [True, False])
+def test_the_unit_meta_tag_says_what_its_template_said(subset, seed_key, resource_level,
+                                                       has_item):
+    item = SimpleNamespace(group=SimpleNamespace(subset=subset, seed_key=seed_key),
+                           resource_level=resource_level) if has_item else None
+    context = {"language": '"><i>zh', "language_name": "Chinese & <u>co</u>", "item": item}
+    old = BeautifulSoup(Template(UNIT_META_TEMPLATE).render(Context(context)), "html.parser")
+    new = BeautifulSoup(Template("{% load accord %}{% unit_meta language language_name item %}")
+                        .render(Context(context)), "html.parser")
+
+    assert new.get_text(" ", strip=True) == old.get_text(" ", strip=True)
+    assert ([(tag.name, tag.attrs) for tag in new.find_all(True)]
+            == [(tag.name, tag.attrs) for tag in old.find_all(True)])
+    assert not new.select("script, b, i, u")
 
 
 # --- URLs ----------------------------------------------------------------------------------
