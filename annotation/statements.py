@@ -22,6 +22,10 @@ from typing import Any
 from django.db import connections
 from django.db.models import Model
 
+# Statements of up to this many rows keep their SQL (an answer writes a few rows; an import's
+# chunk of 500 units would otherwise keep up to 500 texts of up to ~30 KB per statement).
+CACHED_ROWS = 32
+
 
 class _Statement:
     def __init__(self, model: type[Model], fields: Sequence[str]) -> None:
@@ -31,6 +35,8 @@ class _Statement:
         self._lock = threading.Lock()
 
     def _cached_sql(self, vendor: str, rows: int, build: Callable[[], str]) -> str:
+        if rows > CACHED_ROWS:
+            return build()  # an import's chunk: building is nothing beside the statement
         key = (vendor, rows)
         sql = self._sql.get(key)
         if sql is None:
@@ -55,6 +61,9 @@ class Insert(_Statement):
         super().__init__(model, fields)
         self.tail = tail
         self.returning = [model._meta.get_field(name) for name in returning]
+        # Per database alias: (position, column, converter functions) of returned columns
+        # that have any; looked up once, not for every value of every answer.
+        self._converters: dict[str, list[tuple[int, Any, list]]] = {}
 
     def run(self, rows: Sequence[Sequence[Any]], using: str = "default") -> list[tuple]:
         """Insert `rows` (values in the order of the fields); the RETURNING rows, if any,
@@ -87,11 +96,21 @@ class Insert(_Statement):
         return sql
 
     def _converted(self, row: tuple, connection: Any) -> tuple:
+        converters = self._converters.get(connection.alias)
+        if converters is None:
+            converters = []
+            for position, field in enumerate(self.returning):
+                column = field.get_col(self.model._meta.db_table)
+                functions = (connection.ops.get_db_converters(column)
+                             + column.get_db_converters(connection))
+                if functions:
+                    converters.append((position, column, functions))
+            self._converters[connection.alias] = converters
+        if not converters:
+            return tuple(row)
         values = list(row)
-        for position, field in enumerate(self.returning):
-            column = field.get_col(self.model._meta.db_table)
-            for convert in (connection.ops.get_db_converters(column)
-                            + column.get_db_converters(connection)):
+        for position, column, functions in converters:
+            for convert in functions:
                 values[position] = convert(values[position], column, connection)
         return tuple(values)
 

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from annotation.models import Assignment, AssignmentStatus, Submission, TaskKind
-from annotation.statements import Insert, Update
+from annotation.statements import CACHED_ROWS, Insert, Update
 
 FIELDS = ("client_id", "annotator", "assignment", "source", "skipped", "skip_reason",
           "time_spent_ms", "created_at")
@@ -67,7 +67,17 @@ def test_rows_come_back_for_every_row_inserted_and_none_for_those_skipped(assign
 
 
 @pytest.mark.django_db
-def test_update_sets_the_fields_of_one_row(assignment, make_batch):
+def test_an_imports_many_rows_go_in_without_keeping_their_sql(assignment, annotator_a):
+    many = CACHED_ROWS + 8
+    rows = [(f"bulk-{i}", annotator_a.pk, assignment.pk, "import", False, "", None, WHEN)
+            for i in range(many)]
+    returned = NEW.run(rows)
+    assert sorted(client_id for _, client_id, _, _ in returned) == sorted(r[0] for r in rows)
+    assert all(count <= CACHED_ROWS for _, count in NEW._sql)
+
+
+@pytest.mark.django_db
+def test_update_sets_the_fields_of_one_row(assignment):
     other = Assignment.objects.exclude(pk=assignment.pk).first()
     assert FINISHED.run(assignment.pk, (AssignmentStatus.DONE, WHEN, 1234)) == 1
     assignment.refresh_from_db()
