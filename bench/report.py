@@ -22,6 +22,7 @@ import json
 import statistics
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -66,7 +67,7 @@ def run(ctx: BenchContext) -> None:
         log = ctx.work_dir / f"report-{backend}.log"
         with servers.serve("gunicorn", url, log) as server:
             path = "/api/reports/agreement/?" + urlencode({"benchmark": benchmark})
-            fetch(server, path, token)  # warm-up: imports, connections, caches
+            warm_every_worker(server, path, token)
             times, size = [], 0
             for _ in range(repeats):
                 seconds, size = fetch(server, path, token)
@@ -85,6 +86,16 @@ def run(ctx: BenchContext) -> None:
             ctx.record("report", "report.from_labels", "same report computed from the labels "
                        "(before the summaries; a filtered report)", before, "s",
                        note="one run", target="accord", server="gunicorn", backend=backend)
+
+
+def warm_every_worker(server: servers.Server, path: str, token: str) -> None:
+    """Untimed reports, as many at once as gunicorn has workers, twice: the workers take
+    connections as they come, and one warm-up request would warm one of them (a worker's first
+    reports are slower). While a worker computes one report, its siblings take the others."""
+    with ThreadPoolExecutor(servers.GUNICORN_WORKERS) as pool:
+        for _ in range(2):
+            list(pool.map(lambda _: fetch(server, path, token),
+                          range(servers.GUNICORN_WORKERS)))
 
 
 def fetch(server: servers.Server, path: str, token: str, timeout: float = 120) -> tuple[float,

@@ -159,7 +159,8 @@ class _Tallies:
     """A report's label counts, by task and field: the histograms of annotation/summaries.py,
     either read from the maintained tables or computed from some labels on the fly, as rows
     (task, field, ..., n) in the shapes of summaries.pattern_rows, annotator_rows and
-    pair_rows (a pair's two annotators in either order)."""
+    pair_rows (a pair's two annotators in either order, named by the key that ends each of
+    their annotator rows)."""
 
     def __init__(self, patterns: FieldRows, annotators: FieldRows, pairs: FieldRows,
                  per_unit: PerUnitVotes) -> None:
@@ -190,7 +191,8 @@ class _Tallies:
         rows: dict[str, list[tuple]] = defaultdict(list)
         for (kind, *key), n in total.items():
             if n:
-                rows[kind].append((*key, n))
+                # Here the annotators are named by username in pairs too.
+                rows[kind].append((*key, n, key[2]) if kind == "annotator" else (*key, n))
         return cls(_by_field(rows["pattern"]), _by_field(rows["annotator"]),
                    _by_field(rows["pair"]), per_unit)
 
@@ -281,7 +283,8 @@ class _FieldData:
         self.weights = _integers(pattern_rows, -1)
         self.distinct_patterns, self.pattern_index = agreement.distinct_patterns(self.patterns)
 
-        # Annotator rows: (task, field, annotator, value, pattern, n).
+        # Annotator rows: (task, field, annotator, value, pattern, n, the annotator's key in
+        # pair rows).
         names = _column(annotator_rows, 2)
         self.annotators = sorted(set(names))
         position = {name: i for i, name in enumerate(self.annotators)}
@@ -290,11 +293,13 @@ class _FieldData:
         self.consensus_pattern = _parse_patterns(_column(annotator_rows, 4), n_cat)
         self.consensus_units = _integers(annotator_rows, 5)
 
-        # Pair rows: (task, field, annotator a, annotator b, value a, value b, n).
+        # Pair rows: (task, field, key a, key b, value a, value b, n).
         n = len(self.annotators)
         self.pair_tables = np.zeros((n * (n - 1) // 2, n_cat, n_cat), dtype=np.int64)
-        a, b = _positions(position, _column(pair_rows, 2)), _positions(position,
-                                                                       _column(pair_rows, 3))
+        key_position = {key: position[name]
+                        for key, name in zip(_column(annotator_rows, 6), names, strict=True)}
+        a = _positions(key_position, _column(pair_rows, 2))
+        b = _positions(key_position, _column(pair_rows, 3))
         value_a = _positions(index, _column(pair_rows, 4))
         value_b = _positions(index, _column(pair_rows, 5))
         # Summaries store a pair in the order of the annotators' ids; reports by name.

@@ -180,6 +180,37 @@ def test_two_annotators_cohen_pairs_consensus_and_confusion(demo_benchmark):
     assert clarity["ratio"] == {"conservative": 0.5, "majority": 0.5}
 
 
+def test_pairs_are_named_by_username_whatever_order_the_ids_are_in(demo_benchmark,
+                                                                   django_user_model):
+    # The summaries keep a pair under its annotators' ids, the report names it by username:
+    # here the ids run the other way.
+    for name in ("zed", "mia", "abe"):
+        django_user_model.objects.create_user(name)
+    units = ["hard-004-en", "hard-005-en", "hard-006-en", "hard-007-en"]
+    clarity_votes = {"zed": "yyyy", "mia": "yynn", "abe": "ynnn"}
+    rows = [iv(unit, who, {"y": "yes", "n": "no"}[letter])
+            for who, letters in clarity_votes.items()
+            for unit, letter in zip(units, letters, strict=True)]
+    # Two of them only on another field, for its confusion matrix (rows: the first by name).
+    rows += [iv(unit, who, {"y": "yes", "n": "no"}[letter], field="linguistic_independence")
+             for who, letters in {"zed": "yyyy", "abe": "ynnn"}.items()
+             for unit, letter in zip(units, letters, strict=True)]
+    import_labels(rows)
+    result = report(demo_benchmark)
+    clarity = field(result, "instruction_validation", "clarity")
+    assert {(p["a"], p["b"]): value(p["percent_agreement"]) for p in clarity["pairs"]} == {
+        ("abe", "mia"): 0.75, ("abe", "zed"): 0.25, ("mia", "zed"): 0.5}
+    independence = field(result, "instruction_validation", "linguistic_independence")
+    assert independence["confusion"] == {"rows": "abe", "cols": "zed",
+                                         "categories": ["yes", "no"],
+                                         "matrix": [[1, 0], [3, 0]]}
+    # The same report computed from the labels, which name annotators by username throughout.
+    from_labels = report(demo_benchmark, filters=ReportFilters(languages=("en",)))
+    for name in ("clarity", "linguistic_independence"):
+        assert (field(from_labels, "instruction_validation", name)
+                == field(result, "instruction_validation", name))
+
+
 def test_conservative_and_majority_ratios_differ_as_the_paper_says(demo_benchmark):
     votes = {"hard-004-en": "yyn", "hard-005-en": "yyy", "hard-006-en": "yn-",
              "hard-007-en": "nny"}
