@@ -418,8 +418,8 @@ def _write_notes(ctx: BenchContext, table: list[str], checks: list[str], bounds:
         "repeats. One judge-agreement batch per database, drawn fresh for the run, "
         f"{ANNOTATORS} annotators, {OVERLAP_FRACTION:.0%} of units labelled by "
         f"{OVERLAP_ANNOTATORS}. Latency is client-side, one request per step (submit: one "
-        "POST whose response is the next item). gunicorn: gthread workers (see "
-        "bench/servers.py); runserver: as `make demo` runs it.",
+        "POST whose response is the next item). gunicorn: gunicorn.conf.py's gthread "
+        "workers, 3 of them (see bench/servers.py); runserver: as `make demo` runs it.",
         "",
         *table,
         "",

@@ -3,14 +3,10 @@
 - "runserver": what `make demo` runs, `manage.py runserver 127.0.0.1:PORT --noreload`
   (Accord's own runserver: TCP_NODELAY, a deep listen backlog, reused threads that take
   turns), in development settings.
-- "gunicorn": the production way, ACCORD_DEBUG=false, gunicorn with gthread workers
-  (GUNICORN_WORKERS processes x GUNICORN_THREADS threads). Why gthread: the sync worker closes
-  the connection after every response, so browsers could never keep one open; gthread keeps
-  idle keep-alive connections in its poller, not in a thread, so 32 annotators need no 32
-  threads. Why 3 x 4 on two cores: Django's CPU work needs one process per core and one more to
-  fill the gaps while a process waits on the database; threads cover those waits
-  (PostgreSQL round trips, SQLite's write lock) without more memory. bench/queue.py measures the
-  other shapes in its profiling notes.
+- "gunicorn": the production way, ACCORD_DEBUG=false, `gunicorn config.wsgi` with the
+  project's gunicorn.conf.py (gthread workers of 4 threads, each worker on a listening socket of
+  its own; the file says why), the workers pinned at GUNICORN_WORKERS: what the file gives a
+  2-core machine, whatever machine the bench runs on.
 
 Each server runs in its own process group (gunicorn's master and workers) and `serve` stops
 the whole group when the block ends, by its PID, also when the block raised.
@@ -36,7 +32,6 @@ VENV_BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 SERVER_WAYS = ("runserver", "gunicorn")
 GUNICORN_WORKERS = 3
-GUNICORN_THREADS = 4
 HEALTH_PATH = "/healthz"
 READY_TIMEOUT_S = 60.0
 # One key for every server and shell of this bench run: sessions created by `manage` stay
@@ -89,10 +84,9 @@ def command_for(way: str, port: int) -> list[str]:
     if way == "runserver":
         return [sys.executable, "manage.py", "runserver", f"{HOST}:{port}", "--noreload"]
     if way == "gunicorn":
-        return [str(VENV_BIN / "gunicorn"), "config.wsgi", "--bind", f"{HOST}:{port}",
-                "--worker-class", "gthread", "--workers", str(GUNICORN_WORKERS),
-                "--threads", str(GUNICORN_THREADS), "--timeout", "60",
-                "--graceful-timeout", "3"]
+        return [str(VENV_BIN / "gunicorn"), "--config", str(REPO / "gunicorn.conf.py"),
+                "config.wsgi", "--bind", f"{HOST}:{port}", "--workers", str(GUNICORN_WORKERS),
+                "--timeout", "60", "--graceful-timeout", "3"]
     raise ValueError(f"unknown server way {way!r}; use one of {SERVER_WAYS}")
 
 

@@ -1,4 +1,4 @@
-"""Load and faults: Accord served the production way (gunicorn, 3 sync workers) on its own
+"""Load and faults: Accord served the production way (gunicorn.conf.py, 3 workers) on its own
 database, 32 annotators working through a judge-agreement batch of 1,608 assignments over
 the API (about 50 each, plus edits of earlier answers: 2,107 acknowledged submissions in
 all), retrying on connection errors and timeouts with the same client_id, the whole server
