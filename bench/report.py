@@ -88,14 +88,17 @@ def run(ctx: BenchContext) -> None:
                        note="one run", target="accord", server="gunicorn", backend=backend)
 
 
+# Each connection goes to a worker the kernel picks by its address (gunicorn.conf.py's
+# reuse_port): 15 requests leave one of three workers out with a chance of 3 * (2/3)^15 < 1%.
+WARMUP_REQUESTS = 15
+
+
 def warm_every_worker(server: servers.Server, path: str, token: str) -> None:
-    """Untimed reports, as many at once as gunicorn has workers, twice: the workers take
-    connections as they come, and one warm-up request would warm one of them (a worker's first
-    reports are slower). While a worker computes one report, its siblings take the others."""
+    """Untimed reports, as many at once as gunicorn has workers, until every worker has most
+    likely served some: one warm-up request would warm one of them, and a worker's first
+    reports are slower."""
     with ThreadPoolExecutor(servers.GUNICORN_WORKERS) as pool:
-        for _ in range(2):
-            list(pool.map(lambda _: fetch(server, path, token),
-                          range(servers.GUNICORN_WORKERS)))
+        list(pool.map(lambda _: fetch(server, path, token), range(WARMUP_REQUESTS)))
 
 
 def fetch(server: servers.Server, path: str, token: str, timeout: float = 120) -> tuple[float,
