@@ -11,10 +11,11 @@ command line take precedence; `WEB_CONCURRENCY` sets the number of worker proces
 - reuse_port: each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads
   new connections over them. On one shared socket, the worker that wakes first takes most of
   a burst of connections and, as browsers keep them alive, serves them alone while its
-  siblings idle: 32 kept-alive annotators were held 28/4/0 or 24/5/3 by three workers, and
-  with reuse_port 16/9/7 or 12/12/8. In the bench (gunicorn, SQLite, interleaved) that took
-  the next item's p95 at 32 kept-alive annotators from 233 to 106 ms, its items/s from 355 to
-  513, and helped at 8 annotators and on new connections too (bench/fixes.md).
+  siblings idle: three workers held 32 kept-alive annotators from 32/0/0 at worst to 18/12/2
+  at best in six tries, and with reuse_port 16/9/7, 15/9/8 and 12/12/8. In the bench
+  (gunicorn, SQLite, interleaved) that took the next item's p95 at 32 kept-alive annotators
+  from 233 to 106 ms, its items/s from 355 to 513, and helped at 8 annotators and on new
+  connections too (bench/fixes.md).
 """
 
 import os
