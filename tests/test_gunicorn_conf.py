@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+from bench.servers import REPO, VENV_BIN, free_port
+
+GUNICORN = str(VENV_BIN / "gunicorn")
 LISTEN = "0A"  # the TCP state LISTEN in /proc/net/tcp
 
 
@@ -48,9 +47,7 @@ def listening_sockets(port: int) -> list[str]:
 def test_each_worker_listens_on_a_socket_of_its_own(tmp_path):
     # One socket shared by the workers would let the first to wake take most of a burst of
     # kept-alive connections; a socket each lets the kernel spread them.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")},
            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
            "DJANGO_SETTINGS_MODULE": "config.settings"}

@@ -30,7 +30,6 @@ import json
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -45,8 +44,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-REPO = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
+from bench.servers import REPO, VENV_BIN, free_port
+
 CLIENTS = 32
 WORKERS = 3
 LOGIN_PASSWORD = "load-test-password-0"
@@ -175,12 +174,6 @@ class LoadDatabase:
 
 
 # --- the server ---------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def server_env(database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
