@@ -244,6 +244,32 @@ class Assignment(models.Model):
         return f"{self.unit} for {self.annotator}"
 
 
+class QueueProgress(models.Model):
+    """An annotator's assignments in a batch, counted: all, done and skipped. The queue shows
+    them with every item; counting the assignments there read every one of them on PostgreSQL.
+
+    Kept by triggers on the assignment table (migration 0009), so every write counts, in its
+    own transaction: submissions, the admin's edits, cascaded deletes. Nothing in Python
+    writes here. tests/annotation/test_queue_progress.py checks that the triggers exist."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="+")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                  related_name="+")
+    # Positive: a count going below zero fails the write instead of showing a wrong bar.
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "annotator"],
+                                    name="queue_progress_one_per_annotator"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator} in {self.batch}: {self.done + self.skipped}/{self.total}"
+
+
 class Submission(models.Model):
     """One press of submit (or skip): the unit of idempotency and of time tracking."""
 

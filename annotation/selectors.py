@@ -27,6 +27,7 @@ from .models import (
     Item,
     Label,
     Pair,
+    QueueProgress,
     Requirement,
 )
 from .tasks import Question, questions_for
@@ -43,16 +44,10 @@ _OWN_ASSIGNMENT = {
 }
 
 
-def _mine_in_batch(**status: str) -> Coalesce:
-    """How many assignments the outer assignment's annotator has in its batch (with `status`):
-    a count on the (batch, annotator, status) index. COUNT(*), not COUNT(id): PostgreSQL can
-    answer it from the index alone where the table is vacuumed (0.19 ms against 0.45 ms for 846
-    assignments), where COUNT(id) reads every row."""
-    return Coalesce(Subquery(
-        Assignment.objects.filter(batch_id=OuterRef("batch_id"),
-                                  annotator_id=OuterRef("annotator_id"), **status)
-        .order_by().values("annotator_id").annotate(n=Count("*")).values("n"),
-        output_field=IntegerField()), Value(0))
+def _progress(count: str) -> Subquery:
+    """The outer assignment's annotator's `count` in its batch (models.QueueProgress)."""
+    return Subquery(QueueProgress.objects.filter(
+        batch_id=OuterRef("batch_id"), annotator_id=OuterRef("annotator_id")).values(count))
 
 
 # The queue's progress comes with the next pending assignment (queue_progress reads it from
@@ -60,13 +55,12 @@ def _mine_in_batch(**status: str) -> Coalesce:
 _NEXT_PENDING = CompiledQuery(
     lambda batch, annotator: Assignment.objects.select_related(*ASSIGNMENT_RELATED)
     .filter(batch_id=batch, annotator_id=annotator, status=AssignmentStatus.PENDING)
-    .annotate(progress_total=_mine_in_batch(),
-              progress_done=_mine_in_batch(status=AssignmentStatus.DONE),
-              progress_skipped=_mine_in_batch(status=AssignmentStatus.SKIPPED))
+    .annotate(progress_total=_progress("total"), progress_done=_progress("done"),
+              progress_skipped=_progress("skipped"))
     .order_by("position")[:1], int, int)
-_STATUS_COUNTS = CompiledQuery(
-    lambda batch, annotator: Assignment.objects.filter(batch_id=batch, annotator_id=annotator)
-    .order_by().values_list("status").annotate(n=Count("*")), int, int)
+_PROGRESS_OF = CompiledQuery(
+    lambda batch, annotator: QueueProgress.objects.filter(batch_id=batch, annotator_id=annotator)
+    .values_list("total", "done", "skipped"), int, int)
 _ANCHOR = CompiledQuery(
     lambda group: Item.objects.filter(group_id=group, language="en").order_by("pk")[:1], int)
 _REQUIREMENTS = CompiledQuery(
@@ -338,14 +332,10 @@ _PROGRESS = {
 
 
 def queues_for(user: AbstractBaseUser) -> list[tuple[Batch, Progress]]:
-    """The annotator's batches with progress, in one aggregate query."""
-    rows = (Assignment.objects.filter(annotator=user).values("batch_id")
-            .annotate(**_PROGRESS).order_by("batch_id"))
-    batches = Batch.objects.select_related("benchmark").in_bulk([r["batch_id"] for r in rows])
-    return [
-        (batches[r["batch_id"]], Progress(r["total"], r["done"], r["skipped"]))
-        for r in sorted(rows, key=lambda r: -r["batch_id"])
-    ]
+    """The annotator's batches with progress, newest first, in one query."""
+    rows = (QueueProgress.objects.filter(annotator=user, total__gt=0)
+            .select_related("batch__benchmark").order_by("-batch_id"))
+    return [(row.batch, Progress(row.total, row.done, row.skipped)) for row in rows]
 
 
 def queue_progress(user: AbstractBaseUser, batch: Batch,
@@ -355,9 +345,7 @@ def queue_progress(user: AbstractBaseUser, batch: Batch,
     total = getattr(assignment, "progress_total", None)
     if total is not None:
         return Progress(total, assignment.progress_done, assignment.progress_skipped)
-    counts = dict(_STATUS_COUNTS.all(batch.pk, user.pk))
-    return Progress(sum(counts.values()), counts.get(AssignmentStatus.DONE, 0),
-                    counts.get(AssignmentStatus.SKIPPED, 0))
+    return Progress(*(_PROGRESS_OF.first(batch.pk, user.pk) or (0, 0, 0)))
 
 
 def batch_progress(batch: Batch) -> list[dict[str, Any]]:
