@@ -29,6 +29,7 @@ from .models import (
     PairTally,
     PatternTally,
     Profile,
+    QueueProgress,
     Requirement,
     Submission,
     Translation,
@@ -314,3 +315,20 @@ class PairTallyAdmin(ReadOnlyAdmin):
                     "benchmark"]
     list_filter = ["benchmark", "task", "field"]
     list_select_related = ["annotator_a", "annotator_b", "benchmark"]
+
+
+@admin.register(QueueProgress)
+class QueueProgressAdmin(admin.ModelAdmin):
+    """Counted by the database's triggers: shown, never written here. Deletable, since deleting
+    a batch or a user takes its counts with it."""
+
+    list_display = ["batch", "annotator", "total", "done", "skipped"]
+    list_filter = ["batch__benchmark", "batch"]
+    list_select_related = ["batch", "annotator"]
+    search_fields = ["annotator__username"]
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
