@@ -46,13 +46,11 @@ def assert_kept_equals_counted() -> None:
 
 
 def answer(assignment: Assignment, annotator, pick: int = 0) -> None:
-    assignment = first_assignment_by_pk(assignment.pk)
+    """Submit the pick-th choice of every question, as the assignment is stored now."""
+    assignment = Assignment.objects.select_related("unit__item__group", "batch__benchmark").get(
+        pk=assignment.pk)
     label_submit(assignment=assignment, annotator=annotator, answers=full_answers(assignment, pick),
                  client_id=str(uuid.uuid4()))
-
-
-def first_assignment_by_pk(pk: int) -> Assignment:
-    return Assignment.objects.select_related("unit__item__group", "batch__benchmark").get(pk=pk)
 
 
 @pytest.mark.django_db
