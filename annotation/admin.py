@@ -51,6 +51,17 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class ViewAndDeleteAdmin(admin.ModelAdmin):
+    """Rows written by Accord itself: visible and deletable (some go with what they belong to),
+    never added or edited from the admin."""
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
 class ContentAdmin(admin.ModelAdmin):
     """An edit of what item pages show (texts, requirements, decisions) marks every
     benchmark's content changed: item pages keep loaded units in memory under that version.
@@ -125,7 +136,7 @@ class PairAdmin(ContentAdmin):
 
 
 @admin.register(LoginSession)
-class LoginSessionAdmin(admin.ModelAdmin):
+class LoginSessionAdmin(ViewAndDeleteAdmin):
     """Who is signed in, until when. Deleting a session signs that browser out; its data is
     signed and never shown."""
 
@@ -135,12 +146,6 @@ class LoginSessionAdmin(admin.ModelAdmin):
     fields = ["user", "expire_date"]
     readonly_fields = ["user", "expire_date"]
     ordering = ["-expire_date"]
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(Profile)
@@ -318,7 +323,7 @@ class PairTallyAdmin(ReadOnlyAdmin):
 
 
 @admin.register(QueueProgress)
-class QueueProgressAdmin(admin.ModelAdmin):
+class QueueProgressAdmin(ViewAndDeleteAdmin):
     """Counted by the database's triggers: shown, never written here. Deletable, since deleting
     a batch or a user takes its counts with it."""
 
@@ -326,9 +331,3 @@ class QueueProgressAdmin(admin.ModelAdmin):
     list_filter = ["batch__benchmark", "batch"]
     list_select_related = ["batch", "annotator"]
     search_fields = ["annotator__username"]
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False

@@ -8,6 +8,7 @@ import uuid
 import pytest
 from django.db import connection
 from django.db.models import Count, Q
+from django.urls import reverse
 
 from annotation import selectors
 from annotation.models import (
@@ -177,3 +178,17 @@ def test_counts_stay_right_when_one_annotator_submits_from_several_tabs_at_once(
     assert statuses == [201] * 12
     assert kept()[(batch.pk, annotator_a.pk)] == (16, 6, 0)
     assert_kept_equals_counted()
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_the_counts_and_never_edits_them(admin_client, make_batch, annotator_a):
+    batch = make_batch(TaskKind.JUDGE_AGREEMENT, seed=3)
+    row = QueueProgress.objects.get(batch=batch, annotator=annotator_a)
+    page = admin_client.get(reverse("admin:annotation_queueprogress_changelist"))
+    assert page.status_code == 200 and annotator_a.username in page.content.decode()
+    assert admin_client.get(reverse("admin:annotation_queueprogress_add")).status_code == 403
+    edit = admin_client.post(reverse("admin:annotation_queueprogress_change", args=[row.pk]),
+                             {"batch": batch.pk, "annotator": annotator_a.pk, "total": 0,
+                              "done": 0, "skipped": 0})
+    assert edit.status_code == 403
+    assert QueueProgress.objects.get(pk=row.pk).total == row.total > 0
