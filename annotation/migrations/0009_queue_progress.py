@@ -46,14 +46,21 @@ SQLITE_TRIGGERS = [
     """,
 ]
 
+# Each (batch, annotator)'s counts among `rows`: the assignment table, or a PostgreSQL
+# statement trigger's transition table.
+COUNTS_OF = """
+    SELECT batch_id, annotator_id, COUNT(*) AS total,
+           SUM(CASE WHEN status = 'done' THEN 1 ELSE 0 END) AS done,
+           SUM(CASE WHEN status = 'skipped' THEN 1 ELSE 0 END) AS skipped
+    FROM {rows} GROUP BY batch_id, annotator_id
+"""
+
 POSTGRESQL_TRIGGERS = [
     """
     CREATE FUNCTION annotation_queueprogress_insert() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         INSERT INTO annotation_queueprogress (batch_id, annotator_id, total, done, skipped)
-        SELECT batch_id, annotator_id, count(*), count(*) FILTER (WHERE status = 'done'),
-               count(*) FILTER (WHERE status = 'skipped')
-        FROM new_rows GROUP BY batch_id, annotator_id
+        """ + COUNTS_OF.format(rows="new_rows") + """
         ON CONFLICT (batch_id, annotator_id) DO UPDATE SET
             total = annotation_queueprogress.total + excluded.total,
             done = annotation_queueprogress.done + excluded.done,
@@ -72,10 +79,7 @@ POSTGRESQL_TRIGGERS = [
         UPDATE annotation_queueprogress AS p SET
             total = p.total - gone.total, done = p.done - gone.done,
             skipped = p.skipped - gone.skipped
-        FROM (SELECT batch_id, annotator_id, count(*) AS total,
-                     count(*) FILTER (WHERE status = 'done') AS done,
-                     count(*) FILTER (WHERE status = 'skipped') AS skipped
-              FROM old_rows GROUP BY batch_id, annotator_id) AS gone
+        FROM (""" + COUNTS_OF.format(rows="old_rows") + """) AS gone
         WHERE p.batch_id = gone.batch_id AND p.annotator_id = gone.annotator_id;
         RETURN NULL;
     END $$
@@ -122,13 +126,8 @@ DROP = {
 }
 
 # The counts of the assignments there are already.
-COUNT_EXISTING = """
-    INSERT INTO annotation_queueprogress (batch_id, annotator_id, total, done, skipped)
-    SELECT batch_id, annotator_id, COUNT(*),
-           SUM(CASE WHEN status = 'done' THEN 1 ELSE 0 END),
-           SUM(CASE WHEN status = 'skipped' THEN 1 ELSE 0 END)
-    FROM annotation_assignment GROUP BY batch_id, annotator_id
-"""
+COUNT_EXISTING = ("INSERT INTO annotation_queueprogress (batch_id, annotator_id, total, done, skipped)"
+                  + COUNTS_OF.format(rows="annotation_assignment"))
 
 
 def create_triggers(apps, schema_editor):
