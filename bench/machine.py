@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+DAMON_KDAMONDS = Path("/sys/kernel/mm/damon/admin/kdamonds")
 
 
 def _cpu_model() -> str:
@@ -42,6 +43,25 @@ def _os_name() -> str:
     return platform.platform()
 
 
+def idle_memory(kdamonds: Path = DAMON_KDAMONDS) -> str:
+    """Whether the kernel pages out memory left idle (a DAMON `pageout` scheme), and after how
+    long. Where it does, the bench's databases (hundreds of MB) are read from the disk again
+    by whichever phase comes back to them, and timings vary with that."""
+    for scheme in sorted(kdamonds.glob("*/contexts/*/schemes/*")):
+        context, kdamond = scheme.parents[1], scheme.parents[3]
+        try:
+            if ((kdamond / "state").read_text().strip() != "on"
+                    or (scheme / "action").read_text().strip() != "pageout"):
+                continue
+            aggregation_us = int((context / "monitoring_attrs/intervals/aggr_us").read_text())
+            min_age = int((scheme / "access_pattern/age/min").read_text())
+        except (OSError, ValueError):
+            continue
+        # DAMON counts a region's age in aggregation intervals.
+        return f"paged out after {min_age * aggregation_us / 1e6:g} s idle (DAMON pageout)"
+    return "kept (no DAMON pageout)"
+
+
 def _git_commit() -> str:
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,  # noqa: S603, S607 - fixed arguments
@@ -67,6 +87,7 @@ def describe(postgres_url: str | None) -> list[tuple[str, str]]:
         ("CPU", _cpu_model()),
         ("cores", str(os.cpu_count())),
         ("memory", _memory_gb()),
+        ("idle memory", idle_memory()),
         ("OS", _os_name()),
         ("Python", platform.python_version()),
         ("SQLite", sqlite3.sqlite_version),
