@@ -5,11 +5,13 @@ command line take precedence; `WEB_CONCURRENCY` sets the number of worker proces
 - gthread workers: the sync worker closes the connection after every response, so browsers
   could never keep one open; gthread keeps idle kept-alive connections in its poller, not in
   a thread, so 32 annotators need no 32 threads.
-- one process per core, 4 threads each: Django's CPU work needs a process per core, and the
-  threads cover the waits on the database (PostgreSQL round trips, SQLite's write lock)
-  without more memory. A process beyond the cores only takes CPU from the others and from
-  the database: on 2 cores with PostgreSQL beside them, 2 workers answered with a shorter
-  tail and more answers per second than 3 (bench/fixes.md).
+- one process per core and one more, 4 threads each: Django's CPU work needs a process per
+  core, the extra one fills the gaps while a process waits on the database, and threads cover
+  those waits (PostgreSQL round trips, SQLite's write lock) without more memory.
+  Measured against one per core on 2 cores, the bench's million labels, 3 interleaved rounds:
+  on SQLite, whose reads there often wait on the disk, answers at 8 annotators took a median
+  of 17-29 ms with the extra worker and 28-44 ms without; with PostgreSQL on the same cores,
+  one per core was 5-10% quicker at 32 annotators, which does not pay for SQLite's loss.
 - reuse_port: each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads
   new connections over them. On one shared socket, the worker that wakes first takes most of
   a burst of connections and, as browsers keep them alive, serves them alone while its
@@ -24,6 +26,6 @@ import os
 
 wsgi_app = "config.wsgi"
 worker_class = "gthread"
-workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 1))
+workers = int(os.environ.get("WEB_CONCURRENCY", (os.cpu_count() or 1) + 1))
 threads = 4
 reuse_port = True

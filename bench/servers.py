@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 SERVER_WAYS = ("runserver", "gunicorn")
-GUNICORN_WORKERS = 2
+GUNICORN_WORKERS = 3
 HEALTH_PATH = "/healthz"
 READY_TIMEOUT_S = 60.0
 # One key for every server and shell of this bench run: sessions created by `manage` stay

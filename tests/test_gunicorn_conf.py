@@ -31,7 +31,7 @@ def test_gunicorn_alone_serves_accord_with_gthread_workers_per_core():
     assert found["worker_class"] == "gthread"
     assert found["threads"] == "4"
     assert found["reuse_port"] == "True"
-    assert found["workers"] == str(os.cpu_count() or 1)
+    assert found["workers"] == str((os.cpu_count() or 1) + 1)
     assert settings_printed({**env, "WEB_CONCURRENCY": "5"})["workers"] == "5"
 
 
