@@ -11,7 +11,8 @@ command line take precedence; `WEB_CONCURRENCY` sets the number of worker proces
   Measured against one per core on 2 cores, the bench's million labels, 3 interleaved rounds:
   on SQLite, whose reads there often wait on the disk, answers at 8 annotators took a median
   of 17-29 ms with the extra worker and 28-44 ms without; with PostgreSQL on the same cores,
-  one per core was 5-10% quicker at 32 annotators, which does not pay for SQLite's loss.
+  one per core answered 5-10% more items per second at 32 annotators, which does not pay for
+  SQLite's loss.
 - reuse_port: each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads
   new connections over them. On one shared socket, the worker that wakes first takes most of
   a burst of connections and, as browsers keep them alive, serves them alone while its

@@ -59,7 +59,7 @@ def idle_memory(kdamonds: Path = DAMON_KDAMONDS) -> str:
             continue
         # DAMON counts a region's age in aggregation intervals.
         return f"paged out after {min_age * aggregation_us / 1e6:g} s idle (DAMON pageout)"
-    return "kept (no DAMON pageout)"
+    return "no DAMON pageout running"
 
 
 def _git_commit() -> str:

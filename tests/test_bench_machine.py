@@ -21,14 +21,14 @@ def test_a_running_pageout_scheme_is_reported_with_its_idle_time(tmp_path: Path)
     assert idle_memory(tmp_path) == "paged out after 30 s idle (DAMON pageout)"
 
 
-def test_a_stopped_or_other_scheme_or_none_keeps_idle_memory(tmp_path: Path) -> None:
-    assert idle_memory(tmp_path / "absent") == "kept (no DAMON pageout)"
+def test_a_stopped_or_other_scheme_or_none_is_no_pageout(tmp_path: Path) -> None:
+    assert idle_memory(tmp_path / "absent") == "no DAMON pageout running"
     _kdamond(tmp_path / "off", state="off", action="pageout", aggr_us="5000000", min_age="6")
-    assert idle_memory(tmp_path / "off") == "kept (no DAMON pageout)"
+    assert idle_memory(tmp_path / "off") == "no DAMON pageout running"
     _kdamond(tmp_path / "stat", state="on", action="stat", aggr_us="100000", min_age="1")
-    assert idle_memory(tmp_path / "stat") == "kept (no DAMON pageout)"
+    assert idle_memory(tmp_path / "stat") == "no DAMON pageout running"
 
 
 def test_an_unreadable_scheme_is_skipped(tmp_path: Path) -> None:
     _kdamond(tmp_path, state="on", action="pageout", aggr_us="", min_age="6")
-    assert idle_memory(tmp_path) == "kept (no DAMON pageout)"
+    assert idle_memory(tmp_path) == "no DAMON pageout running"
