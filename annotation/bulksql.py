@@ -1,5 +1,5 @@
-"""Bulk SQL for the imports and the summaries' bulk refresh: the driver's own cursor and
-numbered placeholders, for multi-row statements of thousands of parameters."""
+"""Bulk SQL for the imports, batch creation and the summaries' bulk refresh: the driver's own
+cursor and numbered placeholders, for multi-row statements of thousands of parameters."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ from functools import lru_cache
 from typing import Any
 
 from django.db import connection
+from django.db.models import Model
+
+# Rows per multi-row INSERT: under SQLite's and PostgreSQL's limits on query parameters.
+INSERT_CHUNK = 1000
 
 
 @contextmanager
@@ -80,3 +84,28 @@ def _in_pipeline() -> bool:
     from psycopg import pq
 
     return connection.connection.pgconn.pipeline_status != pq.PipelineStatus.OFF
+
+
+def insert_rows(model: type[Model], fields: tuple[str, ...], rows: list[tuple], *,
+                returning_ids: bool = False) -> list[int]:
+    """INSERT `rows` (values in the order of `fields`, already adapted for the database)
+    into `model`'s table, INSERT_CHUNK rows a statement; with `returning_ids`, the new ids
+    in the order of `rows`. Without, the statements are pipelined on PostgreSQL."""
+    if not rows:
+        return []
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)
+    table = quote(model._meta.db_table)
+    returning = " RETURNING id" if returning_ids else ""
+    ids: list[int] = []
+    with bulk_cursor(pipelined=not returning_ids) as cursor:
+        for start in range(0, len(rows), INSERT_CHUNK):
+            chunk = rows[start:start + INSERT_CHUNK]
+            # Both backends return the rows of a multi-row VALUES in order (as Django's own
+            # bulk_create relies on).
+            cursor.execute(f"INSERT INTO {table} ({columns}) "  # noqa: S608 - names from the model
+                           f"VALUES {bulk_values(len(chunk), len(fields))}{returning}",
+                           [value for row in chunk for value in row])
+            if returning_ids:
+                ids.extend(pk for (pk,) in cursor.fetchall())
+    return ids

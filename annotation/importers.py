@@ -32,6 +32,7 @@ from judging.models import JudgeDecision, Judgment, PairJudgment, Protocol, Resp
 from judging.raw_judge import RawJudgeError, parse_raw_judgment
 
 from . import bulksql, summaries
+from .bulksql import INSERT_CHUNK, insert_rows
 from .models import (
     AnnotatorTally,
     Benchmark,
@@ -679,7 +680,7 @@ def _write_benchmark(benchmark: Benchmark, lines: list[_ItemLine], summary: Impo
     changed = [(line.seed, line.subset, group[0]) for key, line in group_lines.items()
                if (group := stored.get(key)) is not None
                and (group[1], group[2]) != (line.seed, line.subset)]
-    new_ids = _insert_rows(Group, GROUP_INSERT_FIELDS, new, returning_ids=True)
+    new_ids = insert_rows(Group, GROUP_INSERT_FIELDS, new, returning_ids=True)
     _update_rows(Group, ("seed_key", "subset"), changed)
     summary.count("groups", created=len(new), updated=len(changed))
     group_ids = {key: stored[key][0] for key in group_lines if key in stored}
@@ -724,7 +725,7 @@ def _write_requirements(group_ids: dict[str, int], group_lines: dict[str, _ItemL
     for start in range(0, len(stale), 500):
         # The ORM's delete: it cascades to the requirement's judge decisions.
         Requirement.objects.filter(pk__in=stale[start:start + 500]).delete()
-    _insert_rows(Requirement, REQUIREMENT_INSERT_FIELDS, new)
+    insert_rows(Requirement, REQUIREMENT_INSERT_FIELDS, new)
     _update_rows(Requirement, REQUIREMENT_FIELDS_WRITTEN, changed)
     summary.count("requirements", created=len(new), updated=len(changed) + len(stale))
 
@@ -767,7 +768,7 @@ def _write_items(benchmark: Benchmark, group_ids: dict[str, int], lines: list[_I
         Item.objects.filter(pk__in=moved[start:start + 500]).update(
             language=Concat(Value("~"), Cast("pk", output_field=CharField()))
         )
-    _insert_rows(Item, ITEM_INSERT_FIELDS, new)
+    insert_rows(Item, ITEM_INSERT_FIELDS, new)
     _update_rows(Item, ITEM_FIELDS, changed)
     summary.count("items", created=len(new), updated=len(changed))
 
@@ -807,14 +808,14 @@ class _FreshLines:
         for line in lines:
             if line.group not in self.group_ids:
                 groups.setdefault(line.group, line)
-        ids = _insert_rows(Group, GROUP_INSERT_FIELDS, [
+        ids = insert_rows(Group, GROUP_INSERT_FIELDS, [
             (self.benchmark.pk, key, line.seed, line.subset) for key, line in groups.items()
         ], returning_ids=True)
         self.group_ids.update(zip(groups, ids, strict=True))
         requirements = [row for key, line in groups.items()
                         for row in _requirement_rows(self.group_ids[key], line)]
-        _insert_rows(Requirement, REQUIREMENT_INSERT_FIELDS, requirements)
-        _insert_rows(Item, ITEM_INSERT_FIELDS, [
+        insert_rows(Requirement, REQUIREMENT_INSERT_FIELDS, requirements)
+        insert_rows(Item, ITEM_INSERT_FIELDS, [
             (self.benchmark.pk, line.key, *_item_values(line, self.group_ids)) for line in lines])
         self.summary.count("groups", created=len(groups))
         self.summary.count("requirements", created=len(requirements))
@@ -1049,7 +1050,7 @@ def _write_responses(lines: list[_ResponseLine], requirement_keys: dict[int, lis
     changed = [(line.text, line.line, stored[0]) for line in lines
                if (stored := existing.get((line.item.pk, line.model))) is not None
                and (stored[1], stored[2]) != (line.text, line.line)]
-    new_ids = _insert_rows(Response, ("item", "model", "text", "line_number"), new,
+    new_ids = insert_rows(Response, ("item", "model", "text", "line_number"), new,
                            returning_ids=True)
     _update_rows(Response, ("text", "line_number"), changed)
     summary.count("responses", created=len(new), updated=len(changed))
@@ -1074,7 +1075,7 @@ def _write_responses(lines: list[_ResponseLine], requirement_keys: dict[int, lis
                 new_j.append((response_id, jl.judge, jl.protocol, jl.dimension, jl.score, jl.raw))
             elif (stored[1], stored[2]) != (jl.score, jl.raw):
                 changed_j.append((jl.score, jl.raw, stored[0]))
-    new_j_ids = _insert_rows(Judgment, ("response", "judge", "protocol", "dimension", "score",
+    new_j_ids = insert_rows(Judgment, ("response", "judge", "protocol", "dimension", "score",
                                         "raw"), new_j, returning_ids=True)
     _update_rows(Judgment, ("score", "raw"), changed_j)
     summary.count("judgments", created=len(new_j), updated=len(changed_j))
@@ -1101,7 +1102,7 @@ def _write_responses(lines: list[_ResponseLine], requirement_keys: dict[int, lis
                     new_d.append((judgment_id, requirement_id, verdict, observation))
                 elif (stored_d[1], stored_d[2]) != (verdict, observation):
                     changed_d.append((verdict, observation, stored_d[0]))
-    _insert_rows(JudgeDecision, ("judgment", "requirement", "decision", "observation"), new_d)
+    insert_rows(JudgeDecision, ("judgment", "requirement", "decision", "observation"), new_d)
     _update_rows(JudgeDecision, ("decision", "observation"), changed_d)
     summary.count("decisions", created=len(new_d), updated=len(changed_d))
 
@@ -1540,12 +1541,12 @@ def _write_labels(benchmark: Benchmark, rows: list[_LabelRow],
     for start in range(0, len(new), INSERT_CHUNK):
         # A chunk's events right after its labels: no list of every new id and event.
         chunk = new[start:start + INSERT_CHUNK]
-        ids = _insert_rows(Label, LABEL_INSERT_FIELDS, chunk, returning_ids=True)
-        _insert_rows(LabelEvent, event_fields, [(pk, submissions[row[3]], row[5], row[6], now)
+        ids = insert_rows(Label, LABEL_INSERT_FIELDS, chunk, returning_ids=True)
+        insert_rows(LabelEvent, event_fields, [(pk, submissions[row[3]], row[5], row[6], now)
                                                 for pk, row in zip(ids, chunk, strict=True)])
     _update_rows(Label, ("value", "note", "updated_at"),
                  [(value, note, now, pk) for pk, _, value, note in changed])
-    _insert_rows(LabelEvent, event_fields, [(pk, submissions[annotator], value, note, now)
+    insert_rows(LabelEvent, event_fields, [(pk, submissions[annotator], value, note, now)
                                             for pk, annotator, value, note in changed])
     used = {row[3] for row in new} | {annotator for _, annotator, _, _ in changed}
     Submission.objects.filter(pk__in=[pk for annotator, pk in submissions.items()
@@ -1558,34 +1559,6 @@ LABEL_INSERT_FIELDS = ("benchmark", "task", "unit", "annotator", "field", "value
 
 
 # --- raw writes ----------------------------------------------------------------------------
-
-# Rows per multi-row INSERT: under SQLite's and PostgreSQL's limits on query parameters.
-INSERT_CHUNK = 1000
-
-
-def _insert_rows(model: type, fields: tuple[str, ...], rows: list[tuple], *,
-                 returning_ids: bool = False) -> list[int]:
-    """INSERT `rows` (values in the order of `fields`, already adapted for the database)
-    into `model`'s table; with `returning_ids`, the new ids in the order of `rows`."""
-    if not rows:
-        return []
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)
-    table = quote(model._meta.db_table)
-    returning = " RETURNING id" if returning_ids else ""
-    ids: list[int] = []
-    with bulksql.bulk_cursor(pipelined=not returning_ids) as cursor:
-        for start in range(0, len(rows), INSERT_CHUNK):
-            chunk = rows[start:start + INSERT_CHUNK]
-            # Both backends return the rows of a multi-row VALUES in order (as Django's own
-            # bulk_create relies on).
-            cursor.execute(f"INSERT INTO {table} ({columns}) "  # noqa: S608 - names from the model
-                           f"VALUES {bulksql.bulk_values(len(chunk), len(fields))}{returning}",
-                           [value for row in chunk for value in row])
-            if returning_ids:
-                ids.extend(pk for (pk,) in cursor.fetchall())
-    return ids
-
 
 def _update_rows(model: type, fields: tuple[str, ...], rows: list[tuple]) -> None:
     """UPDATE `model`'s rows: each row is the new values of `fields`, then the row's id."""

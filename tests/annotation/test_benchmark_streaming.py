@@ -12,7 +12,8 @@ import pytest
 from django.db import connection
 
 from annotation import importers
-from annotation.importers import INSERT_CHUNK, ImportRejected
+from annotation.bulksql import INSERT_CHUNK
+from annotation.importers import ImportRejected
 from annotation.models import Benchmark, Group, Item, Requirement
 
 pytestmark = [

@@ -1,4 +1,4 @@
-"""The importers' raw bulk writes (annotation/bulksql.py, importers._insert_rows): pipelined
+"""The raw bulk writes (annotation/bulksql.py, insert_rows): pipelined
 INSERTs on PostgreSQL still land every row and still fail as a whole."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from annotation import bulksql
-from annotation.importers import INSERT_CHUNK, _insert_rows
+from annotation.bulksql import INSERT_CHUNK, insert_rows
 from annotation.models import Benchmark
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ def rows(names: list[str]) -> list[tuple]:
 def test_rows_over_many_statements_all_land():
     names = [f"bulk-{i}" for i in range(2 * INSERT_CHUNK + 7)]
     with transaction.atomic():
-        _insert_rows(Benchmark, FIELDS, rows(names))
+        insert_rows(Benchmark, FIELDS, rows(names))
     assert sorted(Benchmark.objects.filter(name__startswith="bulk-").values_list(
         "name", flat=True)) == sorted(names)
 
@@ -33,7 +33,7 @@ def test_a_failing_statement_fails_the_insert_and_writes_nothing():
     # The duplicate is in the second statement: the first was already sent when it fails.
     names = [f"bulk-{i}" for i in range(INSERT_CHUNK)] + ["taken"]
     with pytest.raises(IntegrityError), transaction.atomic():
-        _insert_rows(Benchmark, FIELDS, rows(names))
+        insert_rows(Benchmark, FIELDS, rows(names))
     assert not Benchmark.objects.filter(name__startswith="bulk-").exists()
     assert Benchmark.objects.filter(name="taken").count() == 1
 
