@@ -189,20 +189,22 @@ def batch_create(*, benchmark: Benchmark, kind: str, name: str,
             **({"dimensions": dimensions} if dimensions else {}),
         },
     )
+    # How many annotators each drawn unit needs: stored on the unit and given to the unit.
+    required = [sample.overlap_k if overlap else 1 for _, overlap in drawn]
     # Raw multi-row INSERTs (bulksql): the ORM's bulk_create spent most of a large batch's
     # time building model instances and compiling their values.
     unit_ids = insert_rows(BatchUnit, _BATCH_UNIT_FIELDS, [
         (batch.pk, c.unit_key, c.language, c.item_id, c.pair_id, c.decision_id,
-         c.response_id, sample.overlap_k if overlap else 1, overlap)
-        for c, overlap in drawn
+         c.response_id, n, overlap)
+        for (c, overlap), n in zip(drawn, required, strict=True)
     ], returning_ids=True)
 
     # (units so far, annotator's index): each unit goes to the least loaded, the first
     # annotators first among equals.
     least_loaded = [(0, i) for i in range(len(annotators))]
     assignments = []
-    for unit_id, (_, overlap) in zip(unit_ids, drawn, strict=True):
-        chosen = [heapq.heappop(least_loaded) for _ in range(sample.overlap_k if overlap else 1)]
+    for unit_id, n in zip(unit_ids, required, strict=True):
+        chosen = [heapq.heappop(least_loaded) for _ in range(n)]
         for load, i in chosen:
             assignments.append((unit_id, batch.pk, annotators[i].pk, load + 1,
                                 AssignmentStatus.PENDING.value, "", 0))
